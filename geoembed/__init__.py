@@ -1,0 +1,56 @@
+"""geoembed: embeddings of places on Earth.
+
+>>> import geoembed
+>>> emb = geoembed.encode_location(lat=[48.8566], lon=[2.3522])   # doctest: +SKIP
+
+Importing geoembed is cheap: torch and the plugins load on first use (PEP 562 lazy attributes).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_LAZY = {
+    # registry (public contract: register_<kind>, create_<kind>, list_<kind>s)
+    "register_image_backbone": "geoembed.registry",
+    "create_image_backbone": "geoembed.registry",
+    "list_image_backbones": "geoembed.registry",
+    "register_location_encoder": "geoembed.registry",
+    "create_location_encoder": "geoembed.registry",
+    "list_location_encoders": "geoembed.registry",
+    "register_concept_bank": "geoembed.registry",
+    "create_concept_bank": "geoembed.registry",
+    "list_concept_banks": "geoembed.registry",
+    "refresh_plugins": "geoembed.registry",
+    "load_all_plugins": "geoembed.registry",
+    # encoding
+    "encode_location": "geoembed.encode",
+    "get_location_encoder": "geoembed.encode",
+    "iter_embeddings": "geoembed.encode",
+    "resolve_device": "geoembed.encode",
+    "as_latlon": "geoembed.coords",
+    "LocationEncoder": "geoembed.location_encoder",
+    # weights
+    "WeightsRecord": "geoembed.weights",
+    "resolve_weights": "geoembed.weights",
+    "cache_dir": "geoembed.weights",
+}
+
+__all__ = sorted(_LAZY) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'geoembed' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # cache: later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

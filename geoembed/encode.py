@@ -1,0 +1,168 @@
+"""``encode_location``: coordinates in, embeddings out, in bounded memory."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Iterator
+
+import numpy as np
+
+from geoembed.coords import as_latlon
+
+DEFAULT_ENCODER = "geoclip"
+DEFAULT_BATCH_SIZE = 8192
+
+_ENCODER_CACHE: dict[tuple, Any] = {}
+_ENCODER_CACHE_LOCK = threading.Lock()
+
+
+def resolve_device(device: Any = None):
+    """A torch device: the one given, else CUDA, then Apple MPS, then CPU."""
+    import torch
+
+    if device is not None and str(device) != "auto":
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def get_location_encoder(encoder: Any = DEFAULT_ENCODER, *, device: Any = None, **kwargs: Any):
+    """A ready location encoder in eval mode on ``device``: ``encoder`` is a name (built once and cached) or an instance.
+
+    Building by name goes through the registry, so plugins work everywhere a name is accepted.
+    """
+    from geoembed.location_encoder import LocationEncoder
+    from geoembed.registry import create_location_encoder
+
+    dev = resolve_device(device)
+    if isinstance(encoder, LocationEncoder):
+        if kwargs:
+            raise TypeError(f"Options {sorted(kwargs)} only apply when the encoder is given by name.")
+        model = encoder
+    elif isinstance(encoder, str):
+        key = (encoder, str(dev), tuple(sorted((k, repr(v)) for k, v in kwargs.items())))
+        with _ENCODER_CACHE_LOCK:
+            model = _ENCODER_CACHE.get(key)
+            if model is None:
+                model = create_location_encoder(encoder, **kwargs)
+                if not isinstance(model, LocationEncoder):
+                    raise TypeError(
+                        f"The location encoder plugin {encoder!r} returned a {type(model).__name__}, not a "
+                        f"geoembed.LocationEncoder; its factory must build one."
+                    )
+                model = model.to(dev).eval()
+                _ENCODER_CACHE[key] = model
+        return model
+    else:
+        raise TypeError(
+            f"encoder must be a registered name (see geoembed.list_location_encoders()) or a geoembed.LocationEncoder, "
+            f"got {type(encoder).__name__}."
+        )
+    return model.to(dev).eval()
+
+
+def clear_encoder_cache() -> None:
+    """Forget encoders built by name (frees their memory)."""
+    with _ENCODER_CACHE_LOCK:
+        _ENCODER_CACHE.clear()
+
+
+def encode_location(
+    points: Any = None,
+    *,
+    lat: Any = None,
+    lon: Any = None,
+    order: str | None = None,
+    encoder: Any = DEFAULT_ENCODER,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    device: Any = None,
+    normalize: bool = False,
+    output: str = "numpy",
+    progress: bool = False,
+    **encoder_kwargs: Any,
+):
+    """Embed places on Earth with a location encoder (pretrained GeoCLIP by default).
+
+    >>> emb = encode_location(lat=[48.8566, -33.8688], lon=[2.3522, 151.2093])   # doctest: +SKIP
+    >>> emb.shape, emb.dtype                                                     # doctest: +SKIP
+    ((2, 512), dtype('float32'))
+
+    Args:
+        points: instead of ``lat``/``lon``: an ``(N, 2)`` array (with ``order="latlon"`` or ``"lonlat"``), shapely
+            Point(s), or a GeoSeries/GeoDataFrame of points in any CRS.
+        lat, lon: latitudes and longitudes in degrees (scalars, lists, NumPy, torch, pandas).
+        encoder: a registered encoder name or a :class:`~geoembed.LocationEncoder` instance.
+        batch_size: points per forward pass; memory stays bounded by it (plus the output array).
+        device: ``"cpu"``, ``"cuda"``, ``"mps"``...; default picks CUDA, then MPS, then CPU.
+        normalize: L2-normalise each embedding (for cosine similarity).
+        output: ``"numpy"`` (float32 array) or ``"torch"`` (float32 tensor on the CPU).
+        progress: show a progress bar.
+        **encoder_kwargs: passed to the encoder's factory when ``encoder`` is a name (e.g. ``pretrained=False``,
+            ``weights_path=...``).
+
+    Returns:
+        float32 array or tensor of shape ``(N, D)``.
+    """
+    if output not in ("numpy", "torch"):
+        raise ValueError(f"output must be 'numpy' or 'torch', got {output!r}.")
+    _check_batch_size(batch_size)
+    latlon = as_latlon(points, lat=lat, lon=lon, order=order)
+    model = get_location_encoder(encoder, device=device, **encoder_kwargs)
+    result = np.empty((latlon.shape[0], model.embedding_dim), dtype=np.float32)
+    start = 0
+    for chunk in iter_embeddings(latlon, model, batch_size=batch_size, normalize=normalize, progress=progress):
+        result[start : start + len(chunk)] = chunk
+        start += len(chunk)
+    if output == "torch":
+        import torch
+
+        return torch.from_numpy(result)
+    return result
+
+
+def iter_embeddings(
+    latlon: np.ndarray,
+    model: Any,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    normalize: bool = False,
+    progress: bool = False,
+) -> Iterator[np.ndarray]:
+    """Yield float32 embeddings of validated ``[lat, lon]`` rows, ``batch_size`` rows at a time (streaming)."""
+    import torch
+
+    _check_batch_size(batch_size)
+    n = latlon.shape[0]
+    bar = _progress_bar(n, progress)
+    try:
+        with torch.inference_mode():
+            for start in range(0, n, batch_size):
+                batch = torch.as_tensor(latlon[start : start + batch_size], dtype=torch.float32, device=model.device)
+                out = model(batch).float()
+                if normalize:
+                    out = torch.nn.functional.normalize(out, dim=1)
+                emb = out.cpu().numpy()
+                if not np.isfinite(emb).all():
+                    raise FloatingPointError(
+                        f"The encoder {type(model).__name__} produced non-finite embeddings for rows {start}.."
+                        f"{start + len(emb) - 1}; its weights may be corrupt. Reload them (delete the cached file)."
+                    )
+                bar.update(len(emb))
+                yield emb
+    finally:
+        bar.close()
+
+
+def _check_batch_size(batch_size: Any) -> None:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+
+
+def _progress_bar(total: int, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="pt", unit_scale=True, desc="encoding", disable=not enabled, leave=False)

@@ -1,0 +1,47 @@
+"""Exceptions and warnings raised by geoembed.
+
+Every error subclasses :class:`GeoembedError` and also the built-in exception a caller would naturally catch
+(``ValueError`` for bad input, ``KeyError`` for unknown names, ``FileNotFoundError`` for missing files), so
+``except ValueError`` keeps working for people who do not know our types.
+"""
+
+from __future__ import annotations
+
+
+class GeoembedError(Exception):
+    """Base class of every error geoembed raises on purpose."""
+
+
+class InvalidCoordinatesError(GeoembedError, ValueError):
+    """Coordinates that are missing, non-finite, out of range, swapped or of the wrong shape."""
+
+
+class InvalidGeometryError(GeoembedError, ValueError):
+    """Geometries that geoembed cannot turn into coordinates (wrong type, empty, invalid, no CRS)."""
+
+
+class UnknownPluginError(GeoembedError, KeyError):
+    """A plugin name that no registry knows; the message lists close matches."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message and add quotes
+        return str(self.args[0]) if self.args else ""
+
+
+class PluginLoadError(GeoembedError, ImportError):
+    """A registered plugin whose code failed to import or to build."""
+
+
+class WeightsError(GeoembedError):
+    """Pretrained weights that cannot be found, verified or read."""
+
+
+class WeightsNotFoundError(WeightsError, FileNotFoundError):
+    """No source of the requested weights is available (offline and nothing on disk)."""
+
+
+class ChecksumMismatchError(WeightsError, ValueError):
+    """A weights file whose sha256 differs from its record: corrupt, truncated or a different release."""
+
+
+class PluginWarning(UserWarning):
+    """A plugin was skipped (failed to load) or shadowed by another plugin of the same name."""

@@ -1,0 +1,333 @@
+"""Registries of pluggable components, filled from code and from Python entry points.
+
+One :class:`Registry` exists per kind of plugin (image backbones, location encoders, concept banks...). A registry
+maps a name to a *factory*: a callable that builds the component from keyword arguments. Names come from three
+places, in this order of precedence:
+
+1. ``register_<kind>(name, factory)`` calls made at run time (the user's own explicit choice);
+2. built-in plugins: entry points declared by geoembed's own distribution (the GeoCLIP reference plugin...);
+3. third-party plugins: entry points of other installed distributions, in the group ``geoembed.<kind>s``.
+
+Discovery reads entry point metadata only; a plugin's code is imported the first time it is used, so listing plugins
+stays cheap. Conflicts are resolved deterministically and always warned about: a third-party plugin can never
+shadow a built-in name, and between two third-party plugins the distribution whose name sorts first wins.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import importlib
+import importlib.metadata as importlib_metadata
+import re
+import threading
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from geoembed.errors import PluginLoadError, PluginWarning, UnknownPluginError
+
+#: The distribution that ships geoembed itself; its entry points are the built-in plugins.
+CORE_DISTRIBUTION = "pygeoembed"
+
+_VALID_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+
+BUILTIN = "builtin"
+RUNTIME = "runtime"
+THIRD_PARTY = "third-party"
+
+
+@dataclass
+class PluginSpec:
+    """Where one registered name comes from, and its factory once loaded."""
+
+    name: str
+    kind: str
+    origin: str  # RUNTIME, BUILTIN or THIRD_PARTY
+    distribution: str | None = None
+    target: str | None = None  # "module:attr" of an entry point
+    _factory: Callable[..., Any] | None = field(default=None, repr=False)
+    _entry_point: importlib_metadata.EntryPoint | None = field(default=None, repr=False)
+
+    @property
+    def loaded(self) -> bool:
+        return self._factory is not None
+
+    def load(self) -> Callable[..., Any]:
+        """Import the plugin's code (once) and return its factory."""
+        if self._factory is None:
+            assert self._entry_point is not None
+            try:
+                factory = self._entry_point.load()
+            except Exception as exc:  # any import-time failure of somebody else's code
+                raise PluginLoadError(
+                    f"{self.kind} plugin {self.name!r} from distribution {self.distribution!r} failed to load "
+                    f"({self.target}): {type(exc).__name__}: {exc}. Reinstall or upgrade that distribution, or "
+                    f"uninstall it if you do not use it."
+                ) from exc
+            if not callable(factory):
+                raise PluginLoadError(
+                    f"{self.kind} plugin {self.name!r} from distribution {self.distribution!r} points at "
+                    f"{self.target}, which is a {type(factory).__name__}, not a callable factory."
+                )
+            self._factory = factory
+        return self._factory
+
+
+class Registry:
+    """Names to factories for one kind of plugin, with lazy, cached entry point discovery."""
+
+    def __init__(self, kind: str, group: str):
+        self.kind = kind  # human-readable, e.g. "location encoder"
+        self.group = group  # entry point group, e.g. "geoembed.location_encoders"
+        self._runtime: dict[str, PluginSpec] = {}
+        self._discovered: dict[str, PluginSpec] | None = None
+        self._lock = threading.RLock()
+
+    # -- registration -------------------------------------------------------------------------------------------
+    def register(self, name: str, factory: Callable[..., Any] | None = None, *, overwrite: bool = False):
+        """Register ``factory`` under ``name``; without ``factory``, return a decorator that does it.
+
+        Registering a name that already exists raises unless ``overwrite=True``: replacing a component is allowed,
+        but never by accident.
+        """
+        _check_name(name, self.kind)
+        if factory is None:
+
+            def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
+                self.register(name, func, overwrite=overwrite)
+                return func
+
+            return decorator
+        if not callable(factory):
+            raise TypeError(
+                f"register_{self._suffix}({name!r}, ...) needs a callable that builds the {self.kind} "
+                f"(a class or a function), got {type(factory).__name__}. To register a ready-made object, pass "
+                f"`lambda **kwargs: obj`."
+            )
+        with self._lock:
+            existing = self._runtime.get(name) or self._all_discovered().get(name)
+            if existing is not None and not overwrite:
+                raise ValueError(
+                    f"A {self.kind} named {name!r} is already registered (from {_describe(existing)}). Pick another "
+                    f"name, or pass overwrite=True to replace it."
+                )
+            self._runtime[name] = PluginSpec(name, self.kind, RUNTIME, _factory=factory)
+        return factory
+
+    def unregister(self, name: str) -> None:
+        """Remove a name registered at run time (entry point plugins are removed by uninstalling them)."""
+        with self._lock:
+            if name not in self._runtime:
+                raise self._unknown(name)
+            del self._runtime[name]
+
+    # -- lookup -------------------------------------------------------------------------------------------------
+    def names(self, pattern: str = "*") -> list[str]:
+        """Sorted registered names matching a shell-style wildcard pattern (``"geoclip*"``)."""
+        with self._lock:
+            every = set(self._runtime) | set(self._all_discovered())
+        return sorted(n for n in every if fnmatch.fnmatchcase(n.lower(), pattern.lower()))
+
+    def spec(self, name: str) -> PluginSpec:
+        """The :class:`PluginSpec` of ``name``; unknown names raise with close matches."""
+        if not isinstance(name, str):
+            raise TypeError(f"A {self.kind} name must be a string, got {type(name).__name__}.")
+        with self._lock:
+            found = self._runtime.get(name) or self._all_discovered().get(name)
+        if found is None:
+            raise self._unknown(name)
+        return found
+
+    def get(self, name: str) -> Callable[..., Any]:
+        """The factory registered under ``name`` (importing the plugin on first use)."""
+        return self.spec(name).load()
+
+    def create(self, name: str, **kwargs: Any) -> Any:
+        """Build the component registered under ``name`` with ``kwargs``."""
+        return self.get(name)(**kwargs)
+
+    def specs(self) -> list[PluginSpec]:
+        """Every registered spec, sorted by name."""
+        return [self.spec(n) for n in self.names()]
+
+    def refresh(self) -> None:
+        """Forget discovered entry points, so that plugins installed since are found."""
+        with self._lock:
+            self._discovered = None
+
+    # -- internals ----------------------------------------------------------------------------------------------
+    @property
+    def _suffix(self) -> str:
+        return self.kind.replace(" ", "_")
+
+    def _unknown(self, name: str) -> UnknownPluginError:
+        known = self.names()
+        close = difflib.get_close_matches(str(name), known, n=3, cutoff=0.5)
+        close += [k for k in known if str(name).lower() in k.lower() and k not in close][: 3 - len(close)]
+        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        listing = f" Call list_{self._suffix}s() to see all {len(known)} names." if known else ""
+        return UnknownPluginError(
+            f"Unknown {self.kind} {name!r}.{hint}{listing} Third-party {self.kind}s register under the entry point "
+            f"group {self.group!r}."
+        )
+
+    def _all_discovered(self) -> dict[str, PluginSpec]:
+        if self._discovered is None:
+            self._discovered = _discover(self.kind, self.group)
+        return self._discovered
+
+
+def _check_name(name: Any, kind: str) -> None:
+    if not isinstance(name, str) or not _VALID_NAME.match(name):
+        raise ValueError(
+            f"Invalid {kind} name {name!r}: use letters, digits, '_', '-' and '.', starting with a letter or digit "
+            f"(e.g. 'my_encoder' or 'arch.tag')."
+        )
+
+
+def _describe(spec: PluginSpec) -> str:
+    if spec.origin == RUNTIME:
+        return "a register call at run time"
+    return f"distribution {spec.distribution!r}, {spec.target}"
+
+
+def _entry_points(group: str) -> Iterable[importlib_metadata.EntryPoint]:
+    return importlib_metadata.entry_points(group=group)
+
+
+def _discover(kind: str, group: str) -> dict[str, PluginSpec]:
+    """Read the entry points of ``group`` into specs, resolving duplicate names deterministically."""
+    candidates: list[PluginSpec] = []
+    seen: set[tuple[str, str, str]] = set()
+    for ep in _entry_points(group):
+        dist = ep.dist.name if getattr(ep, "dist", None) is not None else "<unknown distribution>"
+        key = (ep.name, dist, ep.value)
+        if key in seen:  # the same distribution visible twice on sys.path (e.g. editable + site-packages)
+            continue
+        seen.add(key)
+        try:
+            _check_name(ep.name, kind)
+        except ValueError as exc:
+            warnings.warn(f"Skipping {kind} plugin from distribution {dist!r}: {exc}", PluginWarning, stacklevel=3)
+            continue
+        origin = BUILTIN if _normalize(dist) == _normalize(CORE_DISTRIBUTION) else THIRD_PARTY
+        candidates.append(PluginSpec(ep.name, kind, origin, dist, ep.value, _entry_point=ep))
+
+    # Built-ins first, then third-party distributions by name: the first claim on a name wins.
+    candidates.sort(key=lambda s: (s.origin != BUILTIN, _normalize(s.distribution or ""), s.target or ""))
+    chosen: dict[str, PluginSpec] = {}
+    for spec in candidates:
+        winner = chosen.get(spec.name)
+        if winner is None:
+            chosen[spec.name] = spec
+            continue
+        if winner.origin == BUILTIN and spec.origin != BUILTIN:
+            why = "built-in plugins cannot be shadowed"
+        else:
+            why = "the distribution whose name sorts first wins"
+        warnings.warn(
+            f"Two {kind} plugins claim the name {spec.name!r}: {_describe(winner)} is used, {_describe(spec)} is "
+            f"ignored ({why}). To use the ignored one, register it under another name with "
+            f"register_{kind.replace(' ', '_')}('other_name', factory).",
+            PluginWarning,
+            stacklevel=3,
+        )
+    return chosen
+
+
+def _normalize(dist_name: str) -> str:
+    return re.sub(r"[-_.]+", "-", dist_name).lower()
+
+
+# -- the registries of geoembed ----------------------------------------------------------------------------------
+image_backbones = Registry("image backbone", "geoembed.image_backbones")
+location_encoders = Registry("location encoder", "geoembed.location_encoders")
+concept_banks = Registry("concept bank", "geoembed.concept_banks")
+
+#: Every registry by its entry point group, for tools that walk all kinds (``geoembed plugins``).
+REGISTRIES: dict[str, Registry] = {r.group: r for r in (image_backbones, location_encoders, concept_banks)}
+
+
+def add_registry(registry: Registry) -> Registry:
+    """Make a new kind of plugin known to tools that walk all kinds (used by subpackages such as tasks)."""
+    REGISTRIES[registry.group] = registry
+    return registry
+
+
+def refresh_plugins() -> None:
+    """Rediscover entry point plugins of every kind (after installing or removing a plugin distribution)."""
+    importlib.invalidate_caches()  # let the import system see distributions installed since start-up
+    for registry in REGISTRIES.values():
+        registry.refresh()
+
+
+def load_all_plugins() -> dict[str, list[PluginSpec]]:
+    """Import every registered plugin; broken ones emit a :class:`PluginWarning` and are reported, not raised.
+
+    Returns ``{"ok": [...], "broken": [...]}``. Use it to check an installation (``geoembed plugins`` does).
+    """
+    report: dict[str, list[PluginSpec]] = {"ok": [], "broken": []}
+    for registry in REGISTRIES.values():
+        for spec in registry.specs():
+            try:
+                spec.load()
+            except PluginLoadError as exc:
+                warnings.warn(str(exc), PluginWarning, stacklevel=2)
+                report["broken"].append(spec)
+            else:
+                report["ok"].append(spec)
+    return report
+
+
+# -- the public per-kind functions (documented contract: register_<kind>, create_<kind>, list_<kind>s) -----------
+def register_image_backbone(name: str, factory: Callable[..., Any] | None = None, *, overwrite: bool = False):
+    """Register an image backbone factory under ``name`` (usable as a decorator)."""
+    return image_backbones.register(name, factory, overwrite=overwrite)
+
+
+def create_image_backbone(name: str, **kwargs: Any) -> Any:
+    """Build the image backbone registered under ``name``."""
+    return image_backbones.create(name, **kwargs)
+
+
+def list_image_backbones(pattern: str = "*") -> list[str]:
+    """Names of registered image backbones matching a wildcard pattern."""
+    return image_backbones.names(pattern)
+
+
+def register_location_encoder(name: str, factory: Callable[..., Any] | None = None, *, overwrite: bool = False):
+    """Register a location encoder factory under ``name`` (usable as a decorator).
+
+    The factory takes keyword arguments (at least ``pretrained`` when it has weights) and returns a
+    :class:`geoembed.LocationEncoder`.
+    """
+    return location_encoders.register(name, factory, overwrite=overwrite)
+
+
+def create_location_encoder(name: str, **kwargs: Any) -> Any:
+    """Build the location encoder registered under ``name``, e.g. ``create_location_encoder("geoclip")``."""
+    return location_encoders.create(name, **kwargs)
+
+
+def list_location_encoders(pattern: str = "*") -> list[str]:
+    """Names of registered location encoders matching a wildcard pattern."""
+    return location_encoders.names(pattern)
+
+
+def register_concept_bank(name: str, factory: Callable[..., Any] | None = None, *, overwrite: bool = False):
+    """Register a concept bank under ``name``: a factory, or a ready-made bank object (usable as a decorator)."""
+    if factory is not None and not callable(factory):
+        bank = factory
+        factory = lambda **_: bank  # noqa: E731 - a bank is data; wrap it so the registry stays uniform
+    return concept_banks.register(name, factory, overwrite=overwrite)
+
+
+def create_concept_bank(name: str, **kwargs: Any) -> Any:
+    """Build (load) the concept bank registered under ``name``."""
+    return concept_banks.create(name, **kwargs)
+
+
+def list_concept_banks(pattern: str = "*") -> list[str]:
+    """Names of registered concept banks matching a wildcard pattern."""
+    return concept_banks.names(pattern)

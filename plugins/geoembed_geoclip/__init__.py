@@ -1,0 +1,23 @@
+"""GeoCLIP reference plugin for geoembed.
+
+It registers itself through entry points (see ``pyproject.toml``), exactly as a third-party plugin would:
+
+- ``geoembed.location_encoders``: ``geoclip`` -> :func:`geoclip_location_encoder`.
+"""
+
+from geoembed_geoclip.location_encoder import (
+    GeoCLIPLocationEncoder,
+    equal_earth_projection,
+    geoclip_location_encoder,
+)
+from geoembed_geoclip.weights import GPS_GALLERY_100K, IMAGE_HEAD_MP16, LOCATION_ENCODER_MP16, LOGIT_SCALE_MP16
+
+__all__ = [
+    "GeoCLIPLocationEncoder",
+    "equal_earth_projection",
+    "geoclip_location_encoder",
+    "LOCATION_ENCODER_MP16",
+    "IMAGE_HEAD_MP16",
+    "LOGIT_SCALE_MP16",
+    "GPS_GALLERY_100K",
+]
