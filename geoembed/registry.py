@@ -244,9 +244,13 @@ def _normalize(dist_name: str) -> str:
 image_backbones = Registry("image backbone", "geoembed.image_backbones")
 location_encoders = Registry("location encoder", "geoembed.location_encoders")
 concept_banks = Registry("concept bank", "geoembed.concept_banks")
+text_encoders = Registry("text encoder", "geoembed.text_encoders")
+tasks = Registry("task", "geoembed.tasks")
 
 #: Every registry by its entry point group, for tools that walk all kinds (``geoembed plugins``).
-REGISTRIES: dict[str, Registry] = {r.group: r for r in (image_backbones, location_encoders, concept_banks)}
+REGISTRIES: dict[str, Registry] = {
+    r.group: r for r in (image_backbones, location_encoders, concept_banks, text_encoders, tasks)
+}
 
 
 def add_registry(registry: Registry) -> Registry:

@@ -1,0 +1,5 @@
+import sys
+
+from geoembed.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Subcommands of the ``geoembed`` CLI: one module each, discovered by :mod:`geoembed.cli`."""
