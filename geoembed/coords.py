@@ -55,7 +55,7 @@ def as_latlon(
 
 def check_latlon(latlon: np.ndarray, *, labels: Sequence[Any] | None = None, source: str = "input") -> np.ndarray:
     """Check an ``(N, 2)`` ``[lat, lon]`` float array; raise :class:`InvalidCoordinatesError` naming bad rows."""
-    latlon = np.asarray(latlon, dtype=np.float64)
+    latlon = np.ascontiguousarray(latlon, dtype=np.float64)  # (x, y) -> (lat, lon) views have negative strides
     if latlon.ndim != 2 or latlon.shape[1] != 2:
         raise InvalidCoordinatesError(f"Expected an (N, 2) array of [lat, lon], got shape {latlon.shape}.")
     if latlon.shape[0] == 0:
@@ -71,12 +71,13 @@ def check_latlon(latlon: np.ndarray, *, labels: Sequence[Any] | None = None, sou
 
     bad_lat = np.abs(lat) > 90
     if bad_lat.any():
-        swappable = bad_lat & (np.abs(lon) <= 90) & (np.abs(lat) <= 180)
+        # Swapped if every row would be valid the other way round (a whole column mix-up, not one stray value).
+        swappable = bool(((np.abs(lon) <= 90) & (np.abs(lat) <= 180)).all())
         hint = (
             " These look like swapped coordinates (the 'latitude' fits a longitude and the 'longitude' fits a "
             "latitude): pass lat= and lon= the other way round, or use order='lonlat' for an (N, 2) array in "
             "(x, y) order."
-            if swappable.all()
+            if swappable
             else " Latitude must lie in [-90, 90]; check the units (degrees, not metres: reproject projected data "
             "to EPSG:4326 first) and the column order."
         )
@@ -86,10 +87,10 @@ def check_latlon(latlon: np.ndarray, *, labels: Sequence[Any] | None = None, sou
 
     bad_lon = np.abs(lon) > 180
     if bad_lon.any():
-        wraps = bad_lon & (lon > 180) & (lon <= 360)
+        wraps = bool(((lon >= 0) & (lon <= 360)).all())
         hint = (
             " They look like longitudes in [0, 360]: convert with lon = ((lon + 180) % 360) - 180."
-            if wraps.all()
+            if wraps
             else " Longitude must lie in [-180, 180]; check the units (degrees, not metres) and the column order."
         )
         raise InvalidCoordinatesError(

@@ -1,0 +1,114 @@
+"""Conformance checks that plugin authors run on their own plugins (like scikit-learn's ``check_estimator``).
+
+>>> from geoembed.testing import check_location_encoder
+>>> check_location_encoder("my_encoder", pretrained=False)      # doctest: +SKIP
+
+Each check raises :class:`AssertionError` with a message saying which rule failed and why it matters, and returns
+the names of the checks it ran when all pass. Call them from your plugin's test suite.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+# Points that exercise the edges of the coordinate domain: poles, antimeridian, equator, null island.
+PROBE_LATLON = np.array(
+    [
+        [0.0, 0.0],
+        [90.0, 0.0],
+        [-90.0, 0.0],
+        [0.0, 180.0],
+        [0.0, -180.0],
+        [48.8566, 2.3522],
+        [-33.8688, 151.2093],
+        [64.1466, -21.9426],
+        [-77.8419, 166.6863],
+        [1.3521, 103.8198],
+    ],
+    dtype=np.float32,
+)
+
+
+def check_location_encoder(encoder: Any, **factory_kwargs: Any) -> list[str]:
+    """Check a location encoder plugin against geoembed's contract.
+
+    Args:
+        encoder: a registered name, a factory callable, or a built :class:`~geoembed.LocationEncoder`.
+        **factory_kwargs: passed to the factory (e.g. ``pretrained=False`` to test without weights).
+    """
+    import torch
+
+    from geoembed.encode import encode_location
+    from geoembed.location_encoder import LocationEncoder
+    from geoembed.registry import create_location_encoder
+
+    passed: list[str] = []
+
+    def check(name: str, condition: bool, message: str) -> None:
+        assert condition, f"[{name}] {message}"
+        passed.append(name)
+
+    if isinstance(encoder, str):
+        model = create_location_encoder(encoder, **factory_kwargs)
+    elif isinstance(encoder, LocationEncoder):
+        model = encoder
+    elif callable(encoder):
+        model = encoder(**factory_kwargs)
+    else:
+        raise TypeError(f"encoder must be a name, a factory or a LocationEncoder, got {type(encoder).__name__}.")
+
+    check("is_location_encoder", isinstance(model, LocationEncoder),
+          f"the factory returned {type(model).__name__}; it must return a geoembed.LocationEncoder subclass.")
+    dim = model.embedding_dim
+    check("embedding_dim", isinstance(dim, int) and dim > 0,
+          f"embedding_dim must be a positive int (the output width), got {dim!r}.")
+    model = model.eval()
+    x = torch.from_numpy(PROBE_LATLON)
+    with torch.no_grad():
+        out = model(x)
+    check("output_type", isinstance(out, torch.Tensor), f"forward must return a torch.Tensor, got {type(out).__name__}.")
+    check("output_shape", tuple(out.shape) == (len(PROBE_LATLON), dim),
+          f"forward on (N, 2) input must return (N, embedding_dim) = {(len(PROBE_LATLON), dim)}, got {tuple(out.shape)}.")
+    check("output_float", out.dtype.is_floating_point, f"outputs must be floating point, got {out.dtype}.")
+    check("finite", bool(torch.isfinite(out).all()),
+          "outputs must be finite everywhere, including the poles and the antimeridian.")
+    with torch.no_grad():
+        again = model(x)
+        one_by_one = torch.cat([model(x[i : i + 1]) for i in range(len(x))])
+    check("deterministic", torch.allclose(out, again, rtol=0, atol=0),
+          "in eval mode, encoding the same points twice must give identical outputs.")
+    check("batch_invariant", torch.allclose(out, one_by_one, rtol=1e-4, atol=1e-5),
+          "a point's embedding must not depend on the other points in its batch.")
+    # Continuity across the antimeridian is NOT required: GeoCLIP itself (Equal Earth x = +-1 there) is discontinuous.
+    check("distinguishes_places", not torch.allclose(out[5], out[6]),
+          "Paris and Sydney got the same embedding: the encoder ignores its input.")
+    check("weights_record", model.weights is None or hasattr(model.weights, "sha256"),
+          "weights must be None (random) or a geoembed.WeightsRecord describing the loaded weights.")
+    check("identity", isinstance(model.identity, str) and model.identity != "",
+          "identity must be a non-empty string (used as a cache key).")
+    via_api = encode_location(PROBE_LATLON, order="latlon", encoder=model, batch_size=3)
+    check("encode_location", via_api.shape == (len(PROBE_LATLON), dim)
+          and np.allclose(via_api, out.float().numpy(), rtol=1e-4, atol=1e-5),
+          "geoembed.encode_location(encoder=model) must give the same result as calling the model.")
+    return passed
+
+
+def check_plugin(kind: str, name: str, **factory_kwargs: Any) -> list[str]:
+    """Check that ``name`` is registered for ``kind`` (e.g. ``"location encoder"``), loads, and conforms.
+
+    Kinds without a dedicated check are only checked to load and build.
+    """
+    from geoembed.registry import REGISTRIES
+
+    registries = {r.kind: r for r in REGISTRIES.values()}
+    if kind not in registries:
+        raise ValueError(f"Unknown plugin kind {kind!r}; kinds: {sorted(registries)}.")
+    registry = registries[kind]
+    factory: Callable[..., Any] = registry.get(name)
+    if kind == "location encoder":
+        return ["registered", "loads", *check_location_encoder(factory, **factory_kwargs)]
+    obj = factory(**factory_kwargs)
+    assert obj is not None, f"[builds] the {kind} factory {name!r} returned None."
+    return ["registered", "loads", "builds"]
