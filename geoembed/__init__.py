@@ -38,6 +38,10 @@ _LAZY = {
     "WeightsRecord": "geoembed.weights",
     "resolve_weights": "geoembed.weights",
     "cache_dir": "geoembed.weights",
+    # files: point tables in, embeddings out (geoembed encode)
+    "read_points": "geoembed.io",
+    "write_embeddings": "geoembed.io",
+    "read_embeddings": "geoembed.io",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

@@ -43,5 +43,13 @@ class ChecksumMismatchError(WeightsError, ValueError):
     """A weights file whose sha256 differs from its record: corrupt, truncated or a different release."""
 
 
+class DataFileError(GeoembedError, ValueError):
+    """A data file that cannot be read or written as asked: unsupported format, missing or ambiguous columns..."""
+
+
+class OutputExistsError(GeoembedError, FileExistsError):
+    """An output file that already exists and was not allowed to be overwritten."""
+
+
 class PluginWarning(UserWarning):
     """A plugin was skipped (failed to load) or shadowed by another plugin of the same name."""

@@ -1,0 +1,167 @@
+"""``geoembed encode INPUT -o OUTPUT``: embed every point of a file and write the embeddings beside its columns."""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import re
+import time
+
+from geoembed.encode import DEFAULT_BATCH_SIZE, DEFAULT_ENCODER
+from geoembed.errors import GeoembedError
+
+_DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "encode",
+        help="embed the points of a CSV/Parquet/GeoJSON/GeoPackage file",
+        description=(
+            "Embed every point of INPUT with a location encoder and write OUTPUT: the input columns plus the "
+            "embeddings (.parquet; GeoParquet when the input has geometries) or the bare float32 array (.npy). "
+            "Inputs: .csv .tsv .txt (optionally compressed), .parquet .geoparquet, .geojson .json .gpkg .shp .fgb."
+        ),
+        epilog="example: geoembed encode examples/cities.csv -o cities.parquet",
+    )
+    parser.add_argument("input", metavar="INPUT", help="file of points")
+    parser.add_argument("-o", "--output", required=True, help="output file: .parquet, .geoparquet or .npy")
+
+    where = parser.add_argument_group("where the coordinates are")
+    where.add_argument("--lat-col", help="latitude column (default: found by name: lat, latitude, y...)")
+    where.add_argument("--lon-col", help="longitude column (default: found by name: lon, lng, longitude, x...)")
+    where.add_argument("--layer", help="layer of a multi-layer file (GeoPackage)")
+    where.add_argument(
+        "--crs",
+        help="CRS of the coordinates when the file states none, e.g. EPSG:3857 for x/y columns in metres "
+        "(default for columns: EPSG:4326 degrees)",
+    )
+
+    model = parser.add_argument_group("encoder")
+    model.add_argument("--encoder", default=DEFAULT_ENCODER, help=f"location encoder name (default: {DEFAULT_ENCODER})")
+    weights = model.add_mutually_exclusive_group()
+    weights.add_argument("--weights", metavar="PATH", help="your own weights file or folder instead of the published")
+    weights.add_argument("--random-weights", action="store_true", help="random initialisation (a baseline)")
+    model.add_argument("--seed", type=int, default=0, help="seed of --random-weights (default: 0)")
+    model.add_argument(
+        "--batch-size",
+        metavar="N",
+        type=_positive_int,
+        default=DEFAULT_BATCH_SIZE,
+        help=f"points per forward pass (default: {DEFAULT_BATCH_SIZE})",
+    )
+    model.add_argument("--device", type=_device, default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
+    model.add_argument("--normalize", action="store_true", help="L2-normalise each embedding")
+
+    out = parser.add_argument_group("output")
+    out.add_argument(
+        "--layout",
+        choices=("columns", "list"),
+        default="columns",
+        help="one float32 column per dimension (default) or one list column",
+    )
+    out.add_argument("--prefix", default="emb_", help="name prefix of the embedding columns (default: emb_)")
+    out.add_argument("--column", default="embedding", help="name of the list column (default: embedding)")
+    out.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    out.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from geoembed.encode import get_location_encoder, iter_embeddings
+    from geoembed.io import check_output, read_points, write_embeddings
+
+    started = time.perf_counter()
+    output_format = check_output(args.output, overwrite=args.overwrite)  # fail before any slow work
+    _check_device(args.device)
+    table, latlon = read_points(args.input, lat_col=args.lat_col, lon_col=args.lon_col, layer=args.layer, crs=args.crs)
+    device = None if args.device == "auto" else args.device
+    model = get_location_encoder(args.encoder, device=device, **_encoder_options(args))
+
+    embeddings = np.empty((len(latlon), model.embedding_dim), dtype=np.float32)
+    start = 0
+    for chunk in iter_embeddings(
+        latlon, model, batch_size=args.batch_size, normalize=args.normalize, progress=not args.no_progress
+    ):
+        embeddings[start : start + len(chunk)] = chunk
+        start += len(chunk)
+
+    if output_format == "geoparquet":
+        table = _with_point_geometry(table, latlon)
+    write_embeddings(
+        table,
+        embeddings,
+        args.output,
+        layout=args.layout,
+        prefix=args.prefix,
+        column=args.column,
+        overwrite=args.overwrite,
+    )
+    weights = model.weights.name if model.weights is not None else f"random (seed {args.seed})"
+    print(
+        f"encoded {len(latlon)} points -> {model.embedding_dim}-d embeddings with {args.encoder} "
+        f"(weights {weights}) -> {args.output} in {time.perf_counter() - started:.1f} s"
+    )
+    return 0
+
+
+def _encoder_options(args: argparse.Namespace) -> dict:
+    """Factory keyword arguments for the weights options (a seed only where the factory takes one)."""
+    if args.weights is not None:
+        return {"weights_path": args.weights}
+    if not args.random_weights:
+        return {}
+    from geoembed.registry import location_encoders
+
+    options: dict = {"pretrained": False}
+    parameters = inspect.signature(location_encoders.get(args.encoder)).parameters
+    if "seed" in parameters or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        options["seed"] = args.seed
+    return options
+
+
+def _with_point_geometry(table, latlon):
+    """A GeoDataFrame with EPSG:4326 points, for GeoParquet output from an input that has only coordinate columns."""
+    import geopandas
+
+    if isinstance(table, geopandas.GeoDataFrame) and table._geometry_column_name in table.columns:
+        return table
+    if "geometry" in table.columns:
+        raise GeoembedError(
+            "The input has a 'geometry' column that is not a geometry; write .parquet instead of .geoparquet."
+        )
+    points = geopandas.points_from_xy(latlon[:, 1], latlon[:, 0], crs="EPSG:4326")
+    return geopandas.GeoDataFrame(table, geometry=points)
+
+
+def _check_device(device: str) -> None:
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise GeoembedError(f"--device {device}: CUDA is not available here; use --device cpu or auto.")
+    if device == "mps":
+        import torch
+
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise GeoembedError("--device mps: Apple MPS is not available here; use --device cpu or auto.")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _device(text: str) -> str:
+    if not _DEVICE.match(text):
+        raise argparse.ArgumentTypeError(f"{text!r}: use auto, cpu, cuda, cuda:N or mps")
+    return text

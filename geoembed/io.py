@@ -1,0 +1,386 @@
+"""Files in, files out: reading tables of points and writing their embeddings (``geoembed encode`` uses this).
+
+Inputs (format from the suffix):
+
+- CSV ``.csv``, TSV ``.tsv`` and delimited text ``.txt`` (delimiter sniffed), optionally compressed (``.csv.gz``...):
+  coordinates come from a latitude and a longitude column, found by name or given explicitly;
+- Parquet ``.parquet`` / ``.geoparquet``: GeoParquet (recognised by its ``geo`` metadata) is read with its geometry,
+  plain Parquet like a CSV;
+- vector files GDAL reads: GeoJSON ``.geojson`` / ``.json``, GeoPackage ``.gpkg``, Shapefile ``.shp``, FlatGeobuf
+  ``.fgb``.
+
+Coordinates always pass through :func:`geoembed.coords.as_latlon`, so validation, CRS reprojection and error messages
+(naming the offending rows by the table's index) are exactly those of :func:`geoembed.encode_location`.
+
+Outputs: Parquet with the input columns kept plus the embeddings, as one float32 column per dimension
+(``emb_000``, ``emb_001``...) or one list column (``embedding``); a table with a geometry is written as GeoParquet.
+``.npy`` holds the bare float32 array. Every write is atomic and never replaces a file unless asked to.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from geoembed.atomic import atomic_write
+from geoembed.coords import as_latlon
+from geoembed.errors import DataFileError, GeoembedError, InvalidCoordinatesError, OutputExistsError
+
+#: Delimited text suffixes and their delimiter (None: sniffed from the file).
+TEXT_SUFFIXES: dict[str, str | None] = {".csv": ",", ".tsv": "\t", ".txt": None}
+PARQUET_SUFFIXES = (".parquet", ".geoparquet")
+VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".fgb")
+#: Compression pandas undoes by itself, allowed after a text suffix (``points.csv.gz``).
+COMPRESSION_SUFFIXES = (".gz", ".bz2", ".xz", ".zip", ".zst")
+INPUT_SUFFIXES = (*TEXT_SUFFIXES, *PARQUET_SUFFIXES, *VECTOR_SUFFIXES)
+OUTPUT_SUFFIXES = (".parquet", ".geoparquet", ".npy")
+LAYOUTS = ("columns", "list")
+
+#: Column names recognised as latitude / longitude (case-insensitive), in tiers: a match in an earlier tier wins, so
+#: a table with ``lat``, ``lon``, ``x`` and ``y`` (often projected metres) uses ``lat`` and ``lon``.
+LAT_NAMES: tuple[tuple[str, ...], ...] = (("lat", "latitude", "decimallatitude"), ("y",))
+LON_NAMES: tuple[tuple[str, ...], ...] = (("lon", "lng", "long", "longitude", "decimallongitude"), ("x",))
+
+_MAX_SHOWN = 20
+
+
+# -- reading ---------------------------------------------------------------------------------------------------------
+def read_points(
+    path: str | os.PathLike,
+    *,
+    lat_col: str | None = None,
+    lon_col: str | None = None,
+    layer: str | None = None,
+    crs: Any = None,
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Read a table of points; return it (a GeoDataFrame when the file has geometries) and its ``(N, 2)`` [lat, lon].
+
+    Args:
+        path: a CSV/TSV/text, Parquet/GeoParquet, GeoJSON, GeoPackage, Shapefile or FlatGeobuf file.
+        lat_col, lon_col: the coordinate columns; by default they are found by name (``lat``/``latitude``/``y``,
+            ``lon``/``lng``/``long``/``longitude``/``x``), and files with point geometries use those instead.
+        layer: the layer of a multi-layer file (GeoPackage).
+        crs: the CRS of the coordinates when the file does not say it (e.g. ``"EPSG:3857"`` for x/y columns in
+            metres, or for a GeoPackage/GeoParquet saved without a CRS); they are reprojected to EPSG:4326.
+            Default for columns: longitude/latitude degrees (EPSG:4326).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"Input file {path} does not exist.")
+    if path.is_dir():
+        raise DataFileError(f"{path} is a folder; give a file ({', '.join(INPUT_SUFFIXES)}).")
+    kind = input_format(path)
+    if layer is not None and kind != "vector":
+        raise DataFileError(f"layer= (--layer) applies to multi-layer vector files such as GeoPackage, not to {path}.")
+    table = _read_table(path, kind, layer)
+    return table, latlon_from_table(table, lat_col=lat_col, lon_col=lon_col, crs=crs)
+
+
+def input_format(path: str | os.PathLike) -> str:
+    """``"text"``, ``"parquet"`` or ``"vector"``, from the file name; unknown suffixes raise :class:`DataFileError`."""
+    suffixes = [s.lower() for s in Path(path).suffixes]
+    if len(suffixes) >= 2 and suffixes[-1] in COMPRESSION_SUFFIXES and suffixes[-2] in TEXT_SUFFIXES:
+        return "text"
+    suffix = suffixes[-1] if suffixes else ""
+    if suffix in TEXT_SUFFIXES:
+        return "text"
+    if suffix in PARQUET_SUFFIXES:
+        return "parquet"
+    if suffix in VECTOR_SUFFIXES:
+        return "vector"
+    raise DataFileError(
+        f"Cannot tell the format of {path} from its suffix {suffix or '(none)'!r}. Supported inputs: "
+        f"{', '.join(INPUT_SUFFIXES)} (text files may be compressed: .csv.gz). Rename the file, or convert it."
+    )
+
+
+def latlon_from_table(
+    table: pd.DataFrame,
+    *,
+    lat_col: str | None = None,
+    lon_col: str | None = None,
+    crs: Any = None,
+) -> np.ndarray:
+    """The validated ``(N, 2)`` [lat, lon] of a DataFrame's coordinate columns or a GeoDataFrame's point geometries.
+
+    Explicit columns win over a geometry; see :func:`read_points` for ``crs``.
+    """
+    target_crs = _parse_crs(crs)
+    geometry = _active_geometry(table)
+    if geometry is not None and lat_col is None and lon_col is None:
+        if target_crs is not None:
+            if geometry.crs is None:
+                geometry = geometry.set_crs(target_crs)
+            elif not geometry.crs.equals(target_crs):
+                raise DataFileError(
+                    f"The geometries are in {geometry.crs.to_string()}, but crs={crs!r} was given. The file's own CRS "
+                    f"is used; drop crs= (--crs), which is only for files that do not state one."
+                )
+        return as_latlon(geometry)
+
+    lat_name = _find_column(table, lat_col, LAT_NAMES, "latitude", "lat_col", "--lat-col")
+    lon_name = _find_column(table, lon_col, LON_NAMES, "longitude", "lon_col", "--lon-col")
+    if lat_name == lon_name:
+        raise DataFileError(f"Latitude and longitude cannot both come from the column {lat_name!r}.")
+    lat = _numeric_column(table, lat_name)
+    lon = _numeric_column(table, lon_name)
+    if target_crs is None:
+        return as_latlon(lat=lat, lon=lon)
+    import geopandas
+
+    points = geopandas.points_from_xy(lon.to_numpy(), lat.to_numpy(), crs=target_crs)
+    return as_latlon(geopandas.GeoSeries(points, index=table.index))
+
+
+def _read_table(path: Path, kind: str, layer: str | None) -> pd.DataFrame:
+    """Read ``path`` with the library that knows its format; failures become one clear :class:`DataFileError`."""
+    try:
+        if kind == "text":
+            text_suffix = next(s.lower() for s in reversed(path.suffixes) if s.lower() in TEXT_SUFFIXES)
+            delimiter = TEXT_SUFFIXES[text_suffix]
+            if delimiter is None:  # let Python's csv.Sniffer find it
+                return pd.read_csv(path, sep=None, engine="python")
+            return pd.read_csv(path, sep=delimiter)
+        if kind == "parquet":
+            if _is_geoparquet(path):
+                import geopandas
+
+                return geopandas.read_parquet(path)
+            return pd.read_parquet(path)
+        import geopandas
+
+        layer = _choose_layer(path, layer)
+        return geopandas.read_file(path, layer=layer)
+    except GeoembedError:
+        raise
+    except Exception as exc:  # parser, Arrow and GDAL errors of many types: all mean "this file cannot be read"
+        raise DataFileError(f"Could not read {path} as {kind} data: {type(exc).__name__}: {exc}") from exc
+
+
+def _is_geoparquet(path: Path) -> bool:
+    import pyarrow.parquet as pq
+
+    metadata = pq.read_schema(path).metadata or {}
+    return b"geo" in metadata
+
+
+def _choose_layer(path: Path, layer: str | None) -> str | None:
+    """The layer to read: the one asked for (checked), the only one, or an error listing them."""
+    import geopandas
+
+    names = [str(n) for n in geopandas.list_layers(path)["name"]]
+    if layer is not None:
+        if layer not in names:
+            raise DataFileError(f"{path} has no layer {layer!r}; its layers are {names}.")
+        return layer
+    if len(names) > 1:
+        raise DataFileError(f"{path} has {len(names)} layers {names}; choose one with layer= (--layer).")
+    return None
+
+
+def _active_geometry(table: pd.DataFrame):
+    """The active geometry GeoSeries of a GeoDataFrame, or None (plain DataFrame, or no geometry column set)."""
+    if not type(table).__module__.startswith("geopandas"):
+        return None
+    try:
+        return table.geometry
+    except AttributeError:  # a GeoDataFrame whose active geometry column is not set
+        return None
+
+
+def _parse_crs(crs: Any):
+    if crs is None:
+        return None
+    import pyproj
+
+    try:
+        return pyproj.CRS.from_user_input(crs)
+    except pyproj.exceptions.CRSError as exc:
+        raise DataFileError(
+            f"crs={crs!r} is not a coordinate reference system pyproj knows ({exc}). Use e.g. 'EPSG:4326' or "
+            f"'EPSG:3857'."
+        ) from None
+
+
+def _find_column(
+    table: pd.DataFrame, requested: str | None, tiers: Sequence[Sequence[str]], what: str, param: str, flag: str
+) -> str:
+    """The column holding ``what``: the one requested (checked), else the only one with a recognised name."""
+    geometry_name = getattr(table, "_geometry_column_name", None)
+    columns = [c for c in table.columns if isinstance(c, str) and c != geometry_name]
+    how = f"{param}= ({flag} on the command line)"
+    if requested is not None:
+        if requested in table.columns:
+            return requested
+        lowered = [c for c in columns if c.lower() == requested.lower()]
+        close = lowered or difflib.get_close_matches(requested, columns, n=3, cutoff=0.6)
+        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        raise DataFileError(f"No column named {requested!r} ({param}).{hint} The columns are {_listing(columns)}.")
+    for names in tiers:
+        matches = [c for c in columns if c.strip().lower() in names]
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise DataFileError(
+                f"Several columns could hold the {what}: {matches}. Say which one with {how}."
+            )
+    known = ", ".join(name for names in tiers for name in names)
+    raise DataFileError(
+        f"No {what} column found. The columns are {_listing(columns)}; recognised {what} names are {known} (any "
+        f"case). Name the column with {how}."
+    )
+
+
+def _numeric_column(table: pd.DataFrame, name: str) -> pd.Series:
+    """A column as float64 (keeping the index), naming the rows whose text is not a number."""
+    column = table[name]
+    values = pd.to_numeric(column, errors="coerce").astype("float64")
+    not_numbers = values.isna() & column.notna()
+    if not_numbers.any():
+        rows = column.index[not_numbers.to_numpy()]
+        shown = ", ".join(f"row {r} ({column[r]!r})" for r in rows[:5])
+        more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
+        raise InvalidCoordinatesError(
+            f"Column {name!r}: {len(rows)} value(s) are not numbers: {shown}{more}. Coordinates must be decimal "
+            f"degrees written with a decimal point (48.85, not 48,85 or 48°51'N)."
+        )
+    return values
+
+
+def _listing(columns: Sequence[str]) -> str:
+    shown = ", ".join(repr(c) for c in columns[:_MAX_SHOWN])
+    more = f" and {len(columns) - _MAX_SHOWN} more" if len(columns) > _MAX_SHOWN else ""
+    return f"[{shown}{more}]" if columns else "(none)"
+
+
+# -- writing ---------------------------------------------------------------------------------------------------------
+def output_format(path: str | os.PathLike) -> str:
+    """``"parquet"``, ``"geoparquet"`` or ``"npy"`` from the output file name; anything else raises."""
+    suffix = Path(path).suffix.lower()
+    if suffix in OUTPUT_SUFFIXES:
+        return suffix[1:]
+    if suffix in (".csv", ".tsv", ".txt"):
+        raise DataFileError(
+            f"Embeddings are not written as text ({path}): hundreds of float columns as text are large, slow and lose "
+            f"precision. Write .parquet (readable by pandas, polars, DuckDB, QGIS...) or .npy instead."
+        )
+    raise DataFileError(f"Cannot write {path}: supported outputs are {', '.join(OUTPUT_SUFFIXES)}.")
+
+
+def check_output(path: str | os.PathLike, *, overwrite: bool = False) -> str:
+    """Check an output path before doing any work: return its format; raise if it exists and may not be replaced."""
+    fmt = output_format(path)
+    path = Path(path)
+    if path.is_dir():
+        raise DataFileError(f"The output {path} is a folder; give a file name ending in {', '.join(OUTPUT_SUFFIXES)}.")
+    if path.exists() and not overwrite:
+        raise OutputExistsError(f"{path} already exists; pass overwrite=True (--overwrite) to replace it.")
+    return fmt
+
+
+def embedding_column_names(dim: int, prefix: str = "emb_") -> list[str]:
+    """``emb_000``, ``emb_001``...: zero-padded so that the names sort in dimension order."""
+    width = max(3, len(str(dim - 1)))
+    return [f"{prefix}{i:0{width}d}" for i in range(dim)]
+
+
+def write_embeddings(
+    table: pd.DataFrame | None,
+    embeddings: Any,
+    path: str | os.PathLike,
+    *,
+    layout: str = "columns",
+    prefix: str = "emb_",
+    column: str = "embedding",
+    overwrite: bool = False,
+) -> Path:
+    """Write embeddings, with the rows of ``table`` they belong to, atomically to ``path``; return the path.
+
+    Args:
+        table: the input rows (kept as they are, index included), or None to write the embeddings alone.
+        embeddings: ``(N, D)`` array or CPU tensor, one row per table row; stored as float32.
+        path: ``.parquet`` (GeoParquet when ``table`` is a GeoDataFrame), ``.geoparquet`` (needs a GeoDataFrame) or
+            ``.npy`` (the array only; ``table`` is not written).
+        layout: ``"columns"`` (one float32 column per dimension, named ``prefix`` + number) or ``"list"`` (one list
+            column named ``column``).
+        overwrite: replace an existing file (otherwise :class:`~geoembed.errors.OutputExistsError`).
+    """
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}.")
+    fmt = check_output(path, overwrite=overwrite)
+    emb = np.asarray(embeddings, dtype=np.float32)
+    if emb.ndim != 2:
+        raise DataFileError(f"Embeddings must be a 2-D (rows, dimensions) array, got shape {emb.shape}.")
+    if table is not None and len(table) != emb.shape[0]:
+        raise DataFileError(f"The table has {len(table)} rows but there are {emb.shape[0]} embeddings.")
+    path = Path(path)
+
+    if fmt == "npy":
+        with atomic_write(path, overwrite=overwrite) as tmp, open(tmp, "wb") as fh:
+            np.save(fh, emb)
+        return path
+
+    frame = _with_embeddings(table, emb, layout, prefix, column)
+    if fmt == "geoparquet" and _active_geometry(frame) is None:
+        raise DataFileError(
+            f"{path} is GeoParquet, which needs a table with a geometry (a GeoDataFrame, e.g. geopandas.GeoDataFrame("
+            f"df, geometry=geopandas.points_from_xy(df.lon, df.lat), crs='EPSG:4326')). Or write .parquet."
+        )
+    with atomic_write(path, overwrite=overwrite) as tmp:
+        frame.to_parquet(tmp)
+    return path
+
+
+def _with_embeddings(
+    table: pd.DataFrame | None, emb: np.ndarray, layout: str, prefix: str, column: str
+) -> pd.DataFrame:
+    index = table.index if table is not None else pd.RangeIndex(emb.shape[0])
+    if layout == "columns":
+        new = pd.DataFrame(emb, index=index, columns=embedding_column_names(emb.shape[1], prefix))
+    else:  # rows are views of emb: pyarrow writes them as one list<float> column without a Python-level copy
+        new = pd.DataFrame({column: list(emb)}, index=index)
+    if table is None:
+        return new
+    clash = [c for c in new.columns if c in table.columns]
+    if clash:
+        option = "prefix= (--prefix)" if layout == "columns" else "column= (--column)"
+        raise DataFileError(
+            f"The table already has column(s) named like the new embeddings ({_listing(clash)}), perhaps from an "
+            f"earlier run. Drop them from the input, or choose another {option}."
+        )
+    return pd.concat([table, new], axis=1)
+
+
+def read_embeddings(path: str | os.PathLike, *, prefix: str = "emb_", column: str = "embedding") -> np.ndarray:
+    """The float32 ``(N, D)`` embeddings of a file :func:`write_embeddings` wrote (either layout, or ``.npy``)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist.")
+    if output_format(path) == "npy":
+        return np.load(path, allow_pickle=False).astype(np.float32, copy=False)
+    import pyarrow.parquet as pq
+
+    names = pq.read_schema(path).names
+    if column in names:
+        import pyarrow.compute as pc
+
+        lists = pq.read_table(path, columns=[column]).column(column).combine_chunks()
+        lengths = pc.list_value_length(lists)
+        if lists.null_count or pc.min(lengths).as_py() != pc.max(lengths).as_py():
+            raise DataFileError(f"The list column {column!r} of {path} holds missing or unequal-length embeddings.")
+        return np.asarray(lists.flatten().to_numpy(), dtype=np.float32).reshape(len(lists), -1)
+    pattern = re.compile(re.escape(prefix) + r"(\d+)$")
+    numbered = sorted((int(m.group(1)), n) for n in names if (m := pattern.match(n)))
+    if not numbered:
+        raise DataFileError(
+            f"{path} has neither a list column {column!r} nor columns named {prefix}000, {prefix}001...; pass the "
+            f"column= or prefix= it was written with."
+        )
+    table = pq.read_table(path, columns=[n for _, n in numbered])
+    return np.column_stack([table.column(n).to_numpy() for _, n in numbered]).astype(np.float32, copy=False)
