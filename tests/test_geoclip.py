@@ -34,11 +34,46 @@ def packaged_weights() -> Path:
     return path
 
 
-def test_matches_reference_implementation_on_1034_points(reference):
+@pytest.mark.parametrize("batch_size", [1, 300, 2048], ids=["one-by-one", "fused-path", "per-branch-path"])
+def test_matches_reference_implementation_on_1034_points(reference, batch_size):
     latlon, expected = reference
     assert len(latlon) >= 1000
-    out = geoembed.encode_location(latlon, order="latlon", encoder="geoclip", batch_size=300)
-    assert np.abs(out - expected).max() <= 1e-5
+    points = latlon if batch_size > 1 else latlon[:40]  # one at a time is slow; 40 points cover the path
+    out = geoembed.encode_location(points, order="latlon", encoder="geoclip", batch_size=batch_size)
+    assert np.abs(out - expected[: len(points)]).max() <= 1e-5
+
+
+def test_training_path_has_gradients_and_equals_inference_path(reference):
+    latlon, expected = reference
+    enc = geoclip_location_encoder().train()
+    out = enc(torch.from_numpy(latlon[:64]))
+    out.square().sum().backward()
+    assert enc.LocEnc2.head[0].weight.grad is not None and enc.LocEnc0.capsule[0].b.grad is None  # B stays fixed
+    assert np.abs(out.detach().numpy() - expected[:64]).max() <= 1e-5
+
+
+def test_inference_weights_follow_parameter_changes(reference):
+    latlon, _ = reference
+    enc = geoclip_location_encoder(pretrained=False, seed=0)
+    x = torch.from_numpy(latlon[:8])
+    with torch.no_grad():
+        before = enc(x)
+        enc.LocEnc1.head[0].bias.add_(1.0)  # an in-place update, as an optimiser step would make
+        after = enc(x)
+    torch.testing.assert_close(after, before + 1.0)
+
+
+def test_bfloat16_path_is_close_to_float32(reference):
+    latlon, expected = reference
+    enc = geoembed.create_location_encoder("geoclip", precision="bfloat16")
+    for batch_size in (100, 2048):
+        out = geoembed.encode_location(latlon, order="latlon", encoder=enc, batch_size=batch_size)
+        cosine = (out * expected).sum(1) / np.linalg.norm(out, axis=1) / np.linalg.norm(expected, axis=1)
+        assert cosine.min() >= 0.999
+        assert np.abs(out - expected).max() > 0  # it really is a different computation
+    assert enc.identity.endswith(":bfloat16") and enc.identity != geoclip_location_encoder().identity
+    with pytest.raises(ValueError, match="precision must be one of"):
+        enc.set_precision("float16")
 
 
 def test_state_dict_keys_are_the_published_ones(packaged_weights):
