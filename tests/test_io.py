@@ -325,3 +325,11 @@ def test_column_names_sort_in_dimension_order():
     assert embedding_column_names(3) == ["emb_000", "emb_001", "emb_002"]
     names = embedding_column_names(1500, prefix="e")
     assert names[0] == "e0000" and names == sorted(names)
+
+
+def test_outputs_get_ordinary_file_permissions(tmp_path, cities):
+    reference = tmp_path / "reference.txt"
+    reference.write_text("made by open()")
+    for name in ("out.parquet", "out.npy"):
+        path = write_embeddings(cities, random_embeddings(4), tmp_path / name)
+        assert path.stat().st_mode == reference.stat().st_mode  # not mkstemp's private 0600
