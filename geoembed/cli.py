@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from typing import Sequence
@@ -43,7 +44,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 1
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a reader that went away (`geoembed plugins | head`) shows up here, not at exit
+        return code
+    except BrokenPipeError:  # stop quietly like other Unix tools; silence the final flush of the closed pipe
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except (GeoembedError, FileNotFoundError, PermissionError, IsADirectoryError) as exc:
         if args.debug:
             raise

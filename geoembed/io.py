@@ -268,7 +268,7 @@ def output_format(path: str | os.PathLike) -> str:
     if suffix in (".csv", ".tsv", ".txt"):
         raise DataFileError(
             f"Embeddings are not written as text ({path}): hundreds of float columns as text are large, slow and lose "
-            f"precision. Write .parquet (readable by pandas, polars, DuckDB, QGIS...) or .npy instead."
+            f"precision. Write .parquet (readable by pandas, polars, DuckDB...) or .npy instead."
         )
     raise DataFileError(f"Cannot write {path}: supported outputs are {', '.join(OUTPUT_SUFFIXES)}.")
 

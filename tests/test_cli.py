@@ -74,11 +74,9 @@ def test_encode_geopackage_with_pretrained_geoclip(tmp_path, capsys):
 
 
 def test_console_script_writes_npy(cities_csv, tmp_path):
-    script = Path(sys.executable).with_name("geoembed")
-    command = [str(script)] if script.exists() else [shutil.which("geoembed") or "geoembed"]
     out = tmp_path / "out.npy"
     result = subprocess.run(
-        [*command, "encode", str(cities_csv), "-o", str(out), *RANDOM, "--normalize", "--device", "cpu"],
+        [*console_script(), "encode", str(cities_csv), "-o", str(out), *RANDOM, "--normalize", "--device", "cpu"],
         capture_output=True,
         text=True,
         timeout=300,
@@ -90,6 +88,20 @@ def test_console_script_writes_npy(cities_csv, tmp_path):
     back = np.load(out)
     assert_same_embeddings(back, expected)
     np.testing.assert_allclose(np.linalg.norm(back, axis=1), 1.0, rtol=1e-5)
+
+
+def console_script() -> list[str]:
+    script = Path(sys.executable).with_name("geoembed")
+    return [str(script)] if script.exists() else [shutil.which("geoembed") or "geoembed"]
+
+
+def test_closed_pipe_is_not_a_traceback():
+    """``geoembed plugins --json | head -1``: the reader leaves early; the command must stop quietly."""
+    process = subprocess.Popen([*console_script(), "plugins", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()  # before the command writes anything
+    stderr = process.communicate(timeout=300)[1].decode()
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr
+    assert process.returncode == 141
 
 
 def test_csv_to_geoparquet_gets_point_geometries(cities_csv, tmp_path):
@@ -178,7 +190,7 @@ def test_plugins_table_lists_geoclip_as_builtin(capsys):
     out = capsys.readouterr().out
     header, *rows = out.splitlines()
     assert header.split() == ["KIND", "NAME", "ORIGIN", "DISTRIBUTION", "TARGET", "STATUS"]
-    geoclip = next(r for r in rows if r.split()[2:3] == ["geoclip"])
+    geoclip = next(r for r in rows if r.split()[:3] == ["location", "encoder", "geoclip"])
     version = importlib_metadata.version("pygeoembed")
     assert geoclip.split() == [
         "location", "encoder", "geoclip", "builtin", "pygeoembed", version,
