@@ -1,0 +1,157 @@
+"""Distributed encoding with Dask: billions of points, one model per worker, results identical to one process.
+
+>>> import dask.dataframe as dd                                         # doctest: +SKIP
+>>> ddf = dd.read_parquet("points/")                                   # doctest: +SKIP
+>>> emb = geoembed.parallel.encode_dask(ddf, lat_col="lat", lon_col="lon")   # lazy: input columns + emb_*
+>>> emb.to_parquet("embeddings/")                                      # doctest: +SKIP
+
+Each partition is encoded by :func:`encode_partition` inside the worker. Encoders built by name are cached per
+process (:func:`geoembed.get_location_encoder`), so every worker process loads the model once and reuses it for all
+its partitions. dask-geopandas GeoDataFrames work too (their point geometries are read, in any CRS).
+Install with ``pip install pygeoembed[dask]``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from geoembed.encode import DEFAULT_BATCH_SIZE, DEFAULT_ENCODER
+
+
+def encode_partition(
+    frame,
+    *,
+    lat_col: str | None = None,
+    lon_col: str | None = None,
+    crs: Any = None,
+    encoder: str = DEFAULT_ENCODER,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    normalize: bool = False,
+    prefix: str = "emb_",
+    device: Any = None,
+    encoder_kwargs: dict | None = None,
+):
+    """Encode one pandas (Geo)DataFrame partition: its columns plus float32 ``emb_*`` columns, index kept."""
+    import pandas as pd
+
+    from geoembed.encode import get_location_encoder, iter_embeddings
+    from geoembed.io import embedding_column_names, latlon_from_table
+
+    model = get_location_encoder(encoder, device=device, **(encoder_kwargs or {}))
+    names = embedding_column_names(model.embedding_dim, prefix)
+    if len(frame) == 0:
+        emb = np.empty((0, model.embedding_dim), dtype=np.float32)
+    else:
+        latlon = latlon_from_table(frame, lat_col=lat_col, lon_col=lon_col, crs=crs)
+        emb = np.concatenate(list(iter_embeddings(latlon, model, batch_size=batch_size, normalize=normalize)))
+    return pd.concat([frame, pd.DataFrame(emb, index=frame.index, columns=names)], axis=1)
+
+
+def encode_dask(
+    frame,
+    *,
+    lat_col: str | None = None,
+    lon_col: str | None = None,
+    crs: Any = None,
+    encoder: str = DEFAULT_ENCODER,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    normalize: bool = False,
+    prefix: str = "emb_",
+    device: Any = None,
+    **encoder_kwargs: Any,
+):
+    """Lazily encode a dask DataFrame or dask-geopandas GeoDataFrame with ``map_partitions``.
+
+    ``encoder`` must be a registered name (workers build it themselves; model objects are not shipped over the
+    network). Returns a lazy frame: the input columns plus ``emb_*`` float32 columns.
+    """
+    from geoembed.encode import get_location_encoder
+    from geoembed.io import embedding_column_names
+
+    if not isinstance(encoder, str):
+        raise TypeError(
+            "encode_dask needs a registered encoder name (each worker builds its own copy), got "
+            f"{type(encoder).__name__}. Register your encoder with geoembed.register_location_encoder in a module the "
+            "workers import, or publish it as an entry point plugin."
+        )
+    dim = get_location_encoder(encoder, device="cpu", **encoder_kwargs).embedding_dim  # fails early, on the client
+    meta = _meta_with_embeddings(frame._meta, embedding_column_names(dim, prefix))
+    return frame.map_partitions(
+        encode_partition,
+        lat_col=lat_col,
+        lon_col=lon_col,
+        crs=crs,
+        encoder=encoder,
+        batch_size=batch_size,
+        normalize=normalize,
+        prefix=prefix,
+        device=device,
+        encoder_kwargs=encoder_kwargs,
+        meta=meta,
+    )
+
+
+def encode_parquet_dataset(
+    input_path: str | os.PathLike,
+    output_path: str | os.PathLike,
+    *,
+    scheduler: str | None = None,
+    overwrite: bool = False,
+    **kwargs: Any,
+) -> dict:
+    """Encode a (partitioned) Parquet dataset with Dask and write a partitioned Parquet dataset.
+
+    ``scheduler`` is the address of a running ``distributed`` scheduler (``tcp://host:8786``); without it, Dask's
+    local scheduler runs in this process. The output folder is written beside its final name and renamed when
+    complete, so a failed run never leaves a half-written dataset under that name.
+    """
+    import shutil
+    import tempfile
+
+    import dask.dataframe as dd
+
+    output = Path(output_path)
+    if output.exists() and not overwrite:
+        from geoembed.errors import OutputExistsError
+
+        raise OutputExistsError(f"{output} already exists; pass overwrite=True (--overwrite) to replace it.")
+    client = None
+    if scheduler:
+        from distributed import Client
+
+        client = Client(scheduler)
+    try:
+        frame = dd.read_parquet(str(input_path))
+        encoded = encode_dask(frame, **kwargs)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
+        try:
+            encoded.to_parquet(str(staging), write_index=False)
+            if output.exists():
+                shutil.rmtree(output)
+            os.replace(staging, output)
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging)
+        rows = sum(_parquet_rows(p) for p in output.glob("*.parquet"))
+    finally:
+        if client is not None:
+            client.close()
+    return {"rows": rows, "output": str(output), "partitions": frame.npartitions}
+
+
+def _parquet_rows(path: Path) -> int:
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).metadata.num_rows
+
+
+def _meta_with_embeddings(meta, names: list[str]):
+    import pandas as pd
+
+    empty = pd.DataFrame({n: np.array([], dtype=np.float32) for n in names}, index=meta.index)
+    return pd.concat([meta, empty], axis=1)
