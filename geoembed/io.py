@@ -332,8 +332,11 @@ def write_embeddings(
             f"{path} is GeoParquet, which needs a table with a geometry (a GeoDataFrame, e.g. geopandas.GeoDataFrame("
             f"df, geometry=geopandas.points_from_xy(df.lon, df.lat), crs='EPSG:4326')). Or write .parquet."
         )
+    # Dictionary encoding suits repeated values, not embeddings: on 100K GeoCLIP embeddings it made the file 45% larger.
+    embedding_names = set(frame.columns) - set(table.columns if table is not None else [])
+    plain = [str(c) for c in frame.columns if c not in embedding_names]
     with atomic_write(path, overwrite=overwrite) as tmp:
-        frame.to_parquet(tmp)
+        frame.to_parquet(tmp, use_dictionary=plain)
     return path
 
 

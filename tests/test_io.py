@@ -12,7 +12,7 @@ import pytest
 import shapely
 
 from geoembed.errors import DataFileError, InvalidCoordinatesError, InvalidGeometryError, OutputExistsError
-from geoembed.io import embedding_column_names, read_embeddings, read_points, write_embeddings
+from geoembed.io import LAYOUTS, embedding_column_names, read_embeddings, read_points, write_embeddings
 
 LAT = np.array([48.8566, -33.8688, 40.7128, 35.6762])
 LON = np.array([2.3522, 151.2093, -74.0060, 139.6503])
@@ -333,3 +333,16 @@ def test_outputs_get_ordinary_file_permissions(tmp_path, cities):
     for name in ("out.parquet", "out.npy"):
         path = write_embeddings(cities, random_embeddings(4), tmp_path / name)
         assert path.stat().st_mode == reference.stat().st_mode  # not mkstemp's private 0600
+
+
+def test_embeddings_are_stored_without_dictionary_encoding(tmp_path, cities):
+    import pyarrow.parquet as pq
+
+    for layout in LAYOUTS:
+        path = write_embeddings(cities, random_embeddings(4), tmp_path / f"{layout}.parquet", layout=layout)
+        chunks = pq.ParquetFile(path).metadata.row_group(0)
+        encodings = {chunks.column(i).path_in_schema: chunks.column(i).encodings for i in range(chunks.num_columns)}
+        assert "RLE_DICTIONARY" in encodings["name"]  # input columns keep the writer's defaults
+        embedding_columns = [name for name in encodings if name.startswith(("emb_", "embedding"))]
+        assert len(embedding_columns) == (8 if layout == "columns" else 1)
+        assert not any("RLE_DICTIONARY" in encodings[name] for name in embedding_columns)
