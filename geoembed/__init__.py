@@ -42,6 +42,21 @@ _LAZY = {
     "read_points": "geoembed.io",
     "write_embeddings": "geoembed.io",
     "read_embeddings": "geoembed.io",
+    # images: backbones, feature extraction, geo-localization and text maps (geoembed/images.py, geolocate.py)
+    "ImageBackbone": "geoembed.image_backbone",
+    "get_image_backbone": "geoembed.images",
+    "encode_images": "geoembed.images",
+    "extract_features": "geoembed.images",
+    "FeatureStore": "geoembed.images",
+    "read_exif_latlon": "geoembed.images",
+    "SkippedImageWarning": "geoembed.images",
+    "geolocate": "geoembed.geolocate",
+    "text_map": "geoembed.geolocate",
+    "load_gallery": "geoembed.geolocate",
+    "Gallery": "geoembed.geolocate",
+    "gallery_embeddings": "geoembed.geolocate",
+    "evaluate_photos": "geoembed.geolocate",
+    "accuracy_at": "geoembed.geolocate",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]
