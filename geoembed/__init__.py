@@ -38,6 +38,12 @@ _LAZY = {
     "WeightsRecord": "geoembed.weights",
     "resolve_weights": "geoembed.weights",
     "cache_dir": "geoembed.weights",
+    # downstream: tasks and benchmarks (geoembed/downstream/)
+    "register_task": "geoembed.downstream.tasks",
+    "load_task": "geoembed.downstream.tasks",
+    "list_tasks": "geoembed.downstream.tasks",
+    "run_benchmark": "geoembed.downstream.benchmark",
+    "LocationFeaturizer": "geoembed.downstream.featurizer",
     # files: point tables in, embeddings out (geoembed encode)
     "read_points": "geoembed.io",
     "write_embeddings": "geoembed.io",

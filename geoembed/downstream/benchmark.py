@@ -1,0 +1,275 @@
+"""``run_benchmark``: every (task, encoder, split, probe, seed) cell of the downstream suite, resumable.
+
+>>> results = run_benchmark(tasks=["*"], encoders=["geoclip", "latlon"])    # doctest: +SKIP
+
+Embeddings are computed once per (task, encoder) and cached on disk (:mod:`geoembed.downstream.cache`). With an
+``output`` folder, each finished cell is appended to ``cells.jsonl`` there; a rerun with the same settings skips the
+cells it finds (so an interrupted run resumes), and the reports of :mod:`geoembed.downstream.report` are written at
+the end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from geoembed.downstream import protocol
+
+DEFAULT_ENCODERS = ("geoclip", "geoclip-random", "sphere_harmonics", "rff", "xyz", "latlon")
+DEFAULT_SPLITS = ("spatial", "random")
+QUICK_MAX_ROWS = 1000
+QUICK_N_POINTS = 8
+PROTOCOL_VERSION = "1"  # bump when a change to splits/probes/metrics makes old cells incomparable
+
+
+@dataclass
+class BenchmarkConfig:
+    """Everything that determines the numbers of a run (saved with every report)."""
+
+    tasks: list[str]
+    encoders: list[str]
+    probes: list[str]
+    splits: list[str]
+    n_splits: int
+    seeds: list[int]
+    n_points: int
+    max_rows: int | None
+    quick: bool
+    batch_size: int = 8192
+    device: str | None = None
+    protocol_version: str = PROTOCOL_VERSION
+    block_size_deg: dict = field(default_factory=dict)
+
+    def fingerprint(self, task: str) -> str:
+        """Hash of the settings a task's cells depend on: cells found with another fingerprint are recomputed."""
+        relevant = [self.n_splits, self.n_points, self.max_rows, self.protocol_version, self.block_size_deg.get(task)]
+        return hashlib.sha256(json.dumps(relevant).encode()).hexdigest()[:16]
+
+
+def resolve_config(
+    tasks: Sequence[str] = ("*",),
+    encoders: Sequence[str] = DEFAULT_ENCODERS,
+    *,
+    probes: Sequence[str] | None = None,
+    splits: Sequence[str] = DEFAULT_SPLITS,
+    n_splits: int | None = None,
+    seeds: Sequence[int] = (0,),
+    n_points: int | None = None,
+    max_rows: int | None = None,
+    quick: bool = False,
+    batch_size: int = 8192,
+    device: str | None = None,
+) -> BenchmarkConfig:
+    """Expand wildcards and apply the ``quick`` defaults (linear probe, 3 folds, at most 1,000 rows per task)."""
+    from geoembed.downstream.tasks import list_tasks
+    from geoembed.registry import location_encoders
+
+    task_names: list[str] = []
+    for pattern in tasks:
+        found = list_tasks(pattern)
+        if not found:
+            from geoembed.registry import tasks as task_registry
+
+            task_registry.spec(pattern)  # raises UnknownPluginError with close matches
+        task_names += [t for t in found if t not in task_names]
+    for name in encoders:
+        location_encoders.spec(name)  # unknown names fail now, not after an hour of work
+    for name in list(probes or ()):
+        if name not in protocol.PROBES:
+            raise ValueError(f"Unknown probe {name!r}; choose from {protocol.PROBES}.")
+    for name in splits:
+        if name not in protocol.SPLITS:
+            raise ValueError(f"Unknown split {name!r}; choose from {protocol.SPLITS}.")
+    if not seeds:
+        raise ValueError("seeds must name at least one seed.")
+    return BenchmarkConfig(
+        tasks=task_names, encoders=list(encoders),
+        probes=list(probes or (("linear",) if quick else protocol.PROBES)),
+        splits=list(splits), n_splits=n_splits or (3 if quick else 5), seeds=[int(s) for s in seeds],
+        n_points=n_points or (QUICK_N_POINTS if quick else 16),
+        max_rows=max_rows if max_rows is not None else (QUICK_MAX_ROWS if quick else None),
+        quick=quick, batch_size=batch_size, device=None if device is None else str(device),
+    )
+
+
+def run_benchmark(
+    tasks: Sequence[str] = ("*",),
+    encoders: Sequence[str] = DEFAULT_ENCODERS,
+    *,
+    probes: Sequence[str] | None = None,
+    splits: Sequence[str] = DEFAULT_SPLITS,
+    n_splits: int | None = None,
+    seeds: Sequence[int] = (0,),
+    n_points: int | None = None,
+    max_rows: int | None = None,
+    quick: bool = False,
+    output: str | os.PathLike | None = None,
+    resume: bool = True,
+    progress: bool = True,
+    batch_size: int = 8192,
+    device: str | None = None,
+):
+    """Evaluate location encoders on benchmark tasks; returns a tidy DataFrame, one row per fold and metric.
+
+    Args:
+        tasks: task names or wildcard patterns (``["*"]``: every registered task).
+        encoders: registered location encoder names.
+        probes: among ``"linear"``, ``"knn"``, ``"mlp"`` (default all; ``quick``: linear only).
+        splits: among ``"spatial"`` (block CV), ``"random"`` (K-fold), ``"holdout"`` (fixed 80/20).
+        n_splits: folds per split (default 5; ``quick``: 3).
+        seeds: each seed reshuffles folds and reseeds the MLP; results are reported as mean and spread.
+        n_points: points sampled per polygon (default 16; ``quick``: 8).
+        max_rows: subsample each task to at most this many rows (seeded; ``quick``: 1,000).
+        output: folder for ``cells.jsonl`` (resume) and the reports; None keeps everything in memory.
+        resume: skip cells already in ``output`` (computed with the same settings).
+
+    Columns: task, kind, encoder, split, probe, seed, fold, n_train, n_test, metric, value, fit_seconds.
+    """
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    from geoembed.downstream.tasks import load_task
+
+    config = resolve_config(tasks, encoders, probes=probes, splits=splits, n_splits=n_splits, seeds=seeds,
+                            n_points=n_points, max_rows=max_rows, quick=quick, batch_size=batch_size, device=device)
+    out_dir = Path(output) if output is not None else None
+    done = _read_cells(out_dir / "cells.jsonl") if (out_dir is not None and resume) else {}
+    loaded = {name: _subsample(load_task(name), config.max_rows) for name in config.tasks}
+    config.block_size_deg = {name: float(task.block_size_deg) for name, task in loaded.items()}
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    per_task = len(config.splits) * len(config.probes) * len(config.seeds)
+    bar = tqdm(total=len(config.tasks) * len(config.encoders) * per_task, unit="cell", desc="benchmark",
+               disable=not progress)
+    rows: list[dict] = []
+    embed_seconds: dict[str, float] = {}
+    try:
+        for task_name, task in loaded.items():
+            fingerprint = config.fingerprint(task_name)
+            for encoder in config.encoders:
+                keys = [(task_name, encoder, split, probe, seed, fingerprint) for split in config.splits
+                        for probe in config.probes for seed in config.seeds]
+                todo = [k for k in keys if k not in done]
+                for key in keys:
+                    if key in done:
+                        rows += done[key]
+                bar.update(len(keys) - len(todo))
+                if not todo:
+                    continue
+                bar.set_description(f"{task_name} / {encoder}")
+                start = time.perf_counter()
+                X = _embed_task(task, encoder, config)
+                embed_seconds[f"{task_name}/{encoder}"] = round(time.perf_counter() - start, 3)
+                for key in todo:
+                    cell_rows, predictions = _run_cell(task, X, key, config)
+                    rows += cell_rows
+                    if out_dir is not None:
+                        _append_cell(out_dir / "cells.jsonl", key, cell_rows)
+                        if key[2] == config.splits[0] and key[3] == config.probes[0] and key[4] == config.seeds[0]:
+                            _save_predictions(out_dir, task, encoder, predictions)
+                    bar.update(1)
+    finally:
+        bar.close()
+    results = pd.DataFrame(rows, columns=RESULT_COLUMNS)
+    if out_dir is not None:
+        from geoembed.downstream.report import write_reports
+
+        write_reports(results, out_dir, config=config, tasks=loaded, embed_seconds=embed_seconds)
+    return results
+
+
+RESULT_COLUMNS = ["task", "kind", "encoder", "split", "probe", "seed", "fold", "n_train", "n_test", "metric", "value",
+                  "fit_seconds"]
+
+
+def _subsample(task: Any, max_rows: int | None) -> Any:
+    """The task itself, or a seeded subsample of ``max_rows`` rows (quick mode)."""
+    from dataclasses import replace
+
+    if max_rows is None or len(task.data) <= max_rows:
+        return task
+    data = task.data.sample(n=max_rows, random_state=0).sort_index()
+    sampling = f"{task.sampling} Subsampled to {max_rows} rows (random_state=0)."
+    if task.kind == "classification":  # drop classes left too rare to appear in every fold
+        counts = data[task.target].astype(str).value_counts()
+        data = data[data[task.target].astype(str).isin(counts[counts >= 10].index)]
+    return replace(task, data=data.reset_index(drop=True), sampling=sampling)
+
+
+def _embed_task(task: Any, encoder: str, config: BenchmarkConfig) -> np.ndarray:
+    from geoembed.downstream.featurizer import embed_geometries
+    from geoembed.encode import get_location_encoder
+
+    model = get_location_encoder(encoder, device=config.device)
+    return embed_geometries(task.data, model, n_points=config.n_points, seed=0, batch_size=config.batch_size)
+
+
+def _run_cell(task: Any, X: np.ndarray, key: tuple, config: BenchmarkConfig) -> tuple[list[dict], dict]:
+    """All folds of one (split, probe, seed): metric rows and out-of-fold predictions."""
+    from geoembed.downstream.geometry import anchor_points
+
+    task_name, encoder, split, probe, seed, _ = key
+    classification = task.kind == "classification"
+    y = task.y()
+    latlon = anchor_points(task.data)
+    folds = protocol.make_folds(split, latlon, y, classification=classification, n_splits=config.n_splits,
+                                block_size_deg=task.block_size_deg, seed=seed)
+    rows = []
+    predicted = np.empty(len(y), dtype=object if classification else np.float64)
+    tested = np.zeros(len(y), dtype=bool)
+    for fold, (train, test) in enumerate(folds):
+        start = time.perf_counter()
+        pred = protocol.fit_predict(probe, X[train], y[train], X[test], classification=classification, seed=seed)
+        seconds = time.perf_counter() - start
+        predicted[test], tested[test] = pred, True
+        for metric, value in protocol.score(y[test], pred, classification=classification).items():
+            if metric in task.metrics:
+                rows.append(dict(task=task_name, kind=task.kind, encoder=encoder, split=split, probe=probe,
+                                 seed=seed, fold=fold, n_train=len(train), n_test=len(test), metric=metric,
+                                 value=value, fit_seconds=round(seconds, 4)))
+    return rows, {"latlon": latlon[tested], "y_true": y[tested], "y_pred": predicted[tested]}
+
+
+def _read_cells(path: Path) -> dict[tuple, list[dict]]:
+    """Finished cells of an earlier run; a line cut short by an interruption is ignored."""
+    done: dict[tuple, list[dict]] = {}
+    if not path.is_file():
+        return done
+    for line in path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        done[tuple(record["key"])] = record["rows"]
+    return done
+
+
+def _append_cell(path: Path, key: tuple, rows: list[dict]) -> None:
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps({"key": list(key), "rows": rows}) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _save_predictions(out_dir: Path, task: Any, encoder: str, predictions: dict) -> None:
+    """Out-of-fold predictions of the first split/probe/seed, for maps of predictions and residuals."""
+    import pandas as pd
+
+    from geoembed.atomic import atomic_write
+
+    frame = pd.DataFrame({"lat": predictions["latlon"][:, 0], "lon": predictions["latlon"][:, 1],
+                          "y_true": predictions["y_true"], "y_pred": predictions["y_pred"]})
+    with atomic_write(out_dir / "predictions" / f"{task.name}__{encoder}.parquet") as tmp:
+        frame.to_parquet(tmp, index=False)
+
+
+def config_dict(config: BenchmarkConfig) -> dict:
+    """The configuration as plain data."""
+    return asdict(config)

@@ -1,0 +1,292 @@
+"""Benchmark tasks, the evaluation protocol, run_benchmark, reports and ``geoembed benchmark``."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+import geopandas as gpd
+
+import geoembed
+from geoembed.downstream import protocol
+from geoembed.downstream.benchmark import run_benchmark
+from geoembed.downstream.tasks import Task, list_tasks, load_task, register_task, shipped_manifest
+from geoembed.errors import DataFileError, InvalidGeometryError
+from geoembed.registry import tasks as task_registry
+
+SHIPPED = ["air_temperature", "ariolimax_presence", "city_population", "climate_zone", "country", "elevation",
+           "gdp_per_capita", "georgia_bachelors", "income_group", "land_cover", "precipitation",
+           "us_county_unemployment"]
+
+
+def _points(n: int, seed: int = 0, lat=(-60, 70), lon=(-180, 180)) -> gpd.GeoDataFrame:
+    rng = np.random.default_rng(seed)
+    la, lo = rng.uniform(*lat, n), rng.uniform(*lon, n)
+    return gpd.GeoDataFrame({"lat_": la}, geometry=gpd.points_from_xy(lo, la), crs="EPSG:4326")
+
+
+@pytest.fixture
+def registered():
+    """Register tasks under throwaway names and remove them afterwards."""
+    names: list[str] = []
+
+    def register(name, *args, **kwargs):
+        names.append(name)
+        return register_task(name, *args, **kwargs)
+
+    yield register
+    for name in names:
+        if name in task_registry._runtime:
+            task_registry.unregister(name)
+
+
+# -- shipped tasks -------------------------------------------------------------------------------------------------
+def test_shipped_tasks_are_registered_small_and_checksummed():
+    assert set(SHIPPED) <= set(list_tasks())
+    manifest = shipped_manifest()["tasks"]
+    folder = resources.files("geoembed") / "data" / "tasks"
+    total = sum((folder / entry["file"]).stat().st_size for entry in manifest.values())
+    assert total < 25e6
+    themes = pd.Series([manifest[n]["theme"] for n in SHIPPED]).value_counts()
+    assert themes["environmental"] >= 5 and themes["socioeconomic"] >= 5
+    for name in SHIPPED:
+        entry = manifest[name]
+        assert entry["sampling"] and entry["provenance"]["source"] and entry["provenance"]["license"]
+
+
+@pytest.mark.parametrize("name", ["air_temperature", "us_county_unemployment", "income_group"])
+def test_shipped_tasks_load_with_plausible_values(name):
+    task = load_task(name)
+    assert task.name == name and len(task.data) == shipped_manifest()["tasks"][name]["rows"]
+    assert task.data.crs.equals("EPSG:4326")
+    y = task.y()
+    if name == "air_temperature":  # degC, not K: the ERA5 unit attribute is wrong and the build script knows it
+        assert -40 < y.min() < 0 < 25 < y.max() < 40
+        assert task.region == "global" and task.block_size_deg == 15.0
+    if name == "us_county_unemployment":
+        assert task.region == "regional" and 1 < np.median(y) < 20  # percent
+    if name == "income_group":
+        assert len(set(y)) == 5 and set(task.data.geom_type) <= {"Polygon", "MultiPolygon"}
+
+
+def test_a_damaged_task_file_is_refused(tmp_path, monkeypatch):
+    from geoembed.downstream import tasks as tasks_module
+
+    real = resources.files("geoembed") / "data" / "tasks"
+    copy = tmp_path / "geoembed" / "data" / "tasks"
+    copy.mkdir(parents=True)
+    (copy / "manifest.json").write_text((real / "manifest.json").read_text())
+    data = (real / "georgia_bachelors.parquet").read_bytes()
+    (copy / "georgia_bachelors.parquet").write_bytes(data[:-10] + b"0123456789")
+    monkeypatch.setattr(tasks_module.resources, "files", lambda package: tmp_path / "geoembed")
+    with pytest.raises(DataFileError, match="sha256"):
+        tasks_module.load_shipped_task("georgia_bachelors")
+    (copy / "georgia_bachelors.parquet").unlink()
+    with pytest.raises(DataFileError, match="missing"):
+        tasks_module.load_shipped_task("georgia_bachelors")
+
+
+# -- user tasks and bad inputs ---------------------------------------------------------------------------------------
+def test_register_task_from_a_geodataframe(registered):
+    gdf = _points(60)
+    gdf["income"] = gdf["lat_"] * 2.0
+    task = registered("my_task_test", data=gdf, target="income", kind="regression")
+    assert "my_task_test" in geoembed.list_tasks() and geoembed.load_task("my_task_test") is task
+    assert task.metrics == ("r2", "mae", "rmse") and task.region == "global" and task.block_size_deg == 15.0
+    with pytest.raises(ValueError, match="already registered"):
+        registered("my_task_test", data=gdf, target="income", kind="regression")
+    regional = _points(60, lat=(40, 45), lon=(0, 5))
+    regional["v"] = regional["lat_"]
+    assert registered("my_regional_test", data=regional, target="v", kind="regression").block_size_deg < 1
+
+
+@pytest.mark.parametrize(
+    "change, error, message",
+    [
+        (lambda g: g.drop(columns="y"), DataFileError, "missing"),
+        (lambda g: g.assign(y=np.where(np.arange(len(g)) == 3, np.nan, g["y"])), DataFileError, "no 'y' value"),
+        (lambda g: g.assign(y=1.0), DataFileError, "constant"),
+        (lambda g: g.assign(y="a"), DataFileError, "numeric"),
+        (lambda g: g.set_crs(None, allow_override=True), InvalidGeometryError, "no CRS"),
+        (lambda g: g.set_geometry([shapely.Point()] * len(g), crs="EPSG:4326"), InvalidGeometryError, "empty"),
+        (lambda g: g.iloc[:5], DataFileError, "at least 10"),
+    ],
+)
+def test_bad_task_data_is_refused(change, error, message):
+    gdf = _points(30)
+    gdf["y"] = gdf["lat_"]
+    with pytest.raises(error, match=message):
+        Task(name="bad", data=change(gdf), target="y", kind="regression")
+
+
+def test_bad_task_options_are_refused():
+    gdf = _points(30)
+    gdf["y"] = gdf["lat_"] - 100  # negative: log10 would give NaN
+    with pytest.raises(DataFileError, match="non-finite"):
+        Task(name="bad", data=gdf, target="y", kind="regression", target_transform="log10")
+    with pytest.raises(ValueError, match="kind"):
+        Task(name="bad", data=gdf, target="y", kind="ranking")
+    with pytest.raises(ValueError, match="do not apply"):
+        Task(name="bad", data=gdf, target="y", kind="regression", metrics=("accuracy",))
+    with pytest.raises(DataFileError, match="2 classes"):
+        Task(name="bad", data=gdf.assign(y="one"), target="y", kind="classification")
+    with pytest.raises(TypeError, match="target="):
+        register_task("bad", gdf)
+
+
+def test_classes_too_small_for_the_folds_are_reported():
+    y = np.array(["a"] * 20 + ["b"] * 20 + ["rare"] * 2)
+    latlon = _points(len(y)).get_coordinates().to_numpy()[:, ::-1]
+    with pytest.raises(DataFileError, match="'rare' with 2"):
+        protocol.make_folds("random", latlon, y, classification=True, n_splits=5)
+    assert len(protocol.make_folds("random", latlon, y, classification=True, n_splits=2)) == 2
+
+
+# -- protocol ---------------------------------------------------------------------------------------------------------
+def test_spatial_folds_hold_out_whole_blocks_and_random_folds_do_not():
+    latlon = _points(2000, seed=1).get_coordinates().to_numpy()[:, ::-1]
+    y = latlon[:, 0]
+    blocks = protocol.block_ids(latlon, 15.0)
+    spatial = protocol.make_folds("spatial", latlon, y, classification=False, n_splits=5, block_size_deg=15.0)
+    random = protocol.make_folds("random", latlon, y, classification=False, n_splits=5)
+    for train, test in spatial:
+        assert not set(blocks[train]) & set(blocks[test])
+        assert len(np.intersect1d(train, test)) == 0 and len(train) + len(test) == len(y)
+    assert any(set(blocks[train]) & set(blocks[test]) for train, test in random)
+    assert np.array_equal(np.sort(np.concatenate([t for _, t in spatial])), np.arange(len(y)))
+    (train, test), = protocol.make_folds("holdout", latlon, y, classification=False, seed=3)
+    assert len(test) == 400 and len(train) == 1600
+    reshuffled = protocol.make_folds("spatial", latlon, y, classification=False, block_size_deg=15.0, seed=1)
+    assert not all(np.array_equal(a[1], b[1]) for a, b in zip(spatial, reshuffled))
+
+
+def test_block_ids_and_too_few_blocks():
+    ids = protocol.block_ids(np.array([[0.5, 179.9], [0.5, -179.9], [0.5, 0.1], [14.0, 0.1]]), 15.0)
+    assert ids[2] == ids[3] and ids[0] != ids[1]
+    latlon = _points(50, lat=(0, 1), lon=(0, 1)).get_coordinates().to_numpy()[:, ::-1]
+    with pytest.raises(DataFileError, match="smaller block_size_deg"):
+        protocol.make_folds("spatial", latlon, latlon[:, 0], classification=False, block_size_deg=15.0)
+
+
+@pytest.mark.parametrize("probe", protocol.PROBES)
+def test_probes_learn_a_learnable_target(probe):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 6))
+    y_reg = X[:, 0] * 100 + 5000  # a large offset/scale: the probes standardise the target
+    pred = protocol.fit_predict(probe, X[:300], y_reg[:300], X[300:], classification=False)
+    assert protocol.score(y_reg[300:], pred, classification=False)["r2"] > 0.8
+    y_cls = np.where(X[:, 1] > 0, "north", "south")
+    pred = protocol.fit_predict(probe, X[:300], y_cls[:300], X[300:], classification=True)
+    assert protocol.score(y_cls[300:], pred, classification=True)["accuracy"] > 0.85
+
+
+def test_a_class_missing_from_a_spatial_training_fold_is_handled():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(80, 3))
+    y_train = np.array(["a"] * 40 + ["b"] * 38 + ["c"] * 2)  # 'c' too rare for the inner cross-validation
+    pred = protocol.fit_predict("linear", X, y_train, X[:10], classification=True)
+    assert set(pred) <= {"a", "b"}
+    scores = protocol.score(np.array(["c"] * 10), pred, classification=True)
+    assert scores["accuracy"] == 0.0 and scores["macro_f1"] == 0.0
+
+
+def test_metrics_by_hand():
+    scores = protocol.score(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 5.0]), classification=False)
+    assert scores["mae"] == pytest.approx(2 / 3) and scores["rmse"] == pytest.approx(np.sqrt(4 / 3))
+    assert scores["r2"] == pytest.approx(1 - 4 / 2)
+    scores = protocol.score(np.array(["a", "a", "b", "b"]), np.array(["a", "b", "b", "b"]), classification=True)
+    assert scores["accuracy"] == 0.75 and scores["macro_f1"] == pytest.approx((2 / 3 + 0.8) / 2)
+
+
+# -- run_benchmark, reports and the command line ----------------------------------------------------------------------
+@pytest.fixture
+def two_tasks(registered):
+    reg = _points(120, seed=2)
+    reg["temperature"] = 10 + 20 * np.sin(np.radians(reg["lat_"]))  # linear in the unit vector's z
+    registered("toy_temperature", data=reg, target="temperature", kind="regression")
+    cls = _points(120, seed=3)
+    cls["hemisphere"] = np.where(cls["lat_"] > 0, "north", "south")
+    registered("toy_hemisphere", data=cls, target="hemisphere", kind="classification")
+    return ["toy_temperature", "toy_hemisphere"]
+
+
+def test_run_benchmark_tidy_results_reports_and_resume(two_tasks, tmp_path):
+    out = tmp_path / "bench"
+    results = run_benchmark(tasks=["toy_*"], encoders=["xyz", "latlon"], probes=["knn"],
+                            splits=["spatial", "random"], n_splits=3, seeds=[0, 1], output=out, progress=False)
+    assert list(results.columns) == ["task", "kind", "encoder", "split", "probe", "seed", "fold", "n_train",
+                                     "n_test", "metric", "value", "fit_seconds"]
+    # per task: 2 encoders x 2 splits x 1 probe x 2 seeds x 3 folds, times 3 (regression) or 2 (classification) metrics
+    assert len(results) == 2 * 2 * 2 * 3 * (3 + 2)
+    temp = results[(results.task == "toy_temperature") & (results.encoder == "xyz") & (results.metric == "r2")
+                   & (results.split == "random") & (results.probe == "knn")]
+    assert temp["value"].mean() > 0.9
+    hemi = results[(results.task == "toy_hemisphere") & (results.metric == "accuracy") & (results.probe == "knn")]
+    assert hemi["value"].mean() > 0.9
+    for name in ("results.csv", "summary.csv", "report.md", "results.json", "cells.jsonl", "charts/toy_hemisphere.png",
+                 "maps/toy_temperature.png"):
+        assert (out / name).is_file(), name
+    report = json.loads((out / "results.json").read_text())
+    assert report["config"]["seeds"] == [0, 1] and "torch" in report["versions"]
+    assert "| toy_temperature | r2 |" in (out / "report.md").read_text()
+    # resume: nothing is recomputed (fit_seconds are read back), and the numbers are the same
+    again = run_benchmark(tasks=["toy_*"], encoders=["xyz", "latlon"], probes=["knn"],
+                          splits=["spatial", "random"], n_splits=3, seeds=[0, 1], output=out, progress=False)
+    pd.testing.assert_frame_equal(again.reset_index(drop=True), results.reset_index(drop=True))
+    lines = (out / "cells.jsonl").read_text().splitlines()
+    assert len(lines) == 2 * 2 * 2 * 2  # one line per (task, encoder, split, seed) cell, none added by the rerun
+
+
+def test_an_interrupted_run_resumes_where_it_stopped(two_tasks, tmp_path):
+    out = tmp_path / "bench"
+    run_benchmark(tasks=["toy_temperature"], encoders=["xyz"], probes=["linear"], n_splits=3, output=out,
+                  progress=False)
+    with open(out / "cells.jsonl", "a") as f:
+        f.write('{"key": ["toy_temperature", "latlon", "spat')  # a line cut short by a crash
+    results = run_benchmark(tasks=["toy_temperature"], encoders=["xyz", "latlon"], probes=["linear"], n_splits=3,
+                            output=out, progress=False)
+    assert set(results["encoder"]) == {"xyz", "latlon"} and len(results) == 2 * 2 * 3 * 3
+    exact = results.query("encoder == 'xyz' and metric == 'r2'")["value"]
+    assert exact.min() > 0.99  # the target is linear in the unit vector: ridge on xyz recovers it in every fold
+    changed = run_benchmark(tasks=["toy_temperature"], encoders=["xyz"], probes=["linear"], n_splits=4,
+                            output=out, progress=False)
+    assert changed["fold"].max() == 3  # other settings: recomputed, not mixed with the 3-fold cells
+
+
+def test_run_benchmark_refuses_unknown_names_before_working(two_tasks):
+    with pytest.raises(geoembed.errors.UnknownPluginError, match="toy_temperature"):
+        run_benchmark(tasks=["toy_temperatur"], encoders=["xyz"])
+    with pytest.raises(geoembed.errors.UnknownPluginError):
+        run_benchmark(tasks=["toy_*"], encoders=["nope"])
+    with pytest.raises(ValueError, match="probe"):
+        run_benchmark(tasks=["toy_*"], encoders=["xyz"], probes=["svm"])
+
+
+def test_polygon_task_in_the_benchmark(registered):
+    grid = [shapely.box(lon, lat, lon + 4, lat + 4) for lat in range(-40, 40, 8) for lon in range(-160, 160, 16)]
+    gdf = gpd.GeoDataFrame({"v": [g.centroid.y for g in grid]}, geometry=grid, crs="EPSG:4326")
+    registered("toy_polygons", data=gdf, target="v", kind="regression")
+    results = run_benchmark(tasks=["toy_polygons"], encoders=["xyz"], probes=["linear"], splits=["random"],
+                            n_splits=3, n_points=4, progress=False)
+    assert results.query("metric == 'r2'")["value"].mean() > 0.8
+
+
+def test_cli_benchmark_prints_a_table_and_writes_reports(two_tasks, tmp_path, capsys):
+    from geoembed.cli import main
+
+    code = main(["benchmark", "--tasks", "toy_*", "--encoders", "xyz", "--quick", "--no-progress",
+                 "--output", str(tmp_path / "out")])
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "toy_temperature" in printed and "xyz" in printed and "linear probe" in printed
+    assert "spatial split (random in brackets)" in printed
+    assert (tmp_path / "out" / "report.md").is_file()
+    assert main(["benchmark", "--tasks", "toy_*", "--probes", "svm"]) == 2
+    assert "Unknown probe" in capsys.readouterr().err
+    assert main(["benchmark", "--list", "--tasks", "georgia*"]) == 0
+    assert "georgia_bachelors" in capsys.readouterr().out
