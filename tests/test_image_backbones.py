@@ -220,3 +220,68 @@ def test_geoclip_head_file_of_the_wrong_shape_is_refused(tmp_path):
     with pytest.raises(WeightsError, match="not a GeoCLIP image head"):
         create_image_backbone("geoclip", clip_model="ViT-B-32", clip_pretrained=None, head_weights_path=str(path),
                               **TINY_CLIP)
+
+
+def tiny_transformers_clip():
+    """A transformers CLIPModel with the tiny architecture above (the layout of openai/clip-vit-large-patch14)."""
+    from transformers import CLIPConfig, CLIPModel
+
+    config = CLIPConfig(
+        projection_dim=768,
+        text_config=dict(hidden_size=64, intermediate_size=256, num_attention_heads=2, num_hidden_layers=1,
+                         projection_dim=768, max_position_embeddings=77, bos_token_id=0, eos_token_id=2),
+        vision_config=dict(hidden_size=64, intermediate_size=256, num_attention_heads=2, num_hidden_layers=1,
+                           patch_size=16, image_size=32, projection_dim=768),
+    )
+    torch.manual_seed(8)
+    return CLIPModel(config).eval()
+
+
+def projected(output) -> torch.Tensor:
+    """transformers 4.x returns the projected features, 5.x wraps them (as the GeoCLIP reference also handles)."""
+    return output if isinstance(output, torch.Tensor) else output.pooler_output
+
+
+@pytest.fixture(scope="module")
+def transformers_checkpoint(tmp_path_factory):
+    from safetensors.torch import save_file
+
+    model = tiny_transformers_clip()
+    path = tmp_path_factory.mktemp("openai-clip") / "model.safetensors"
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
+    return model, path
+
+
+def test_a_transformers_clip_checkpoint_gives_the_same_embeddings(transformers_checkpoint, photo):
+    """GeoCLIP's reference feeds transformers' get_image_features to its head; open_clip must give the same vectors."""
+    reference, path = transformers_checkpoint
+    backbone = tiny_open_clip(pretrained=str(path))
+    pixels = backbone.preprocess(photo)[None]
+    tokens = backbone.tokenizer(["a photo of a desert", "snow"])
+    with torch.inference_mode():
+        torch.testing.assert_close(backbone.encode(pixels), projected(reference.get_image_features(pixel_values=pixels)),
+                                   rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(backbone.encode_text(["a photo of a desert", "snow"]),
+                                   projected(reference.get_text_features(input_ids=tokens)), rtol=1e-4, atol=1e-5)
+
+
+def test_openai_tag_falls_back_to_the_transformers_copy_in_the_cache(transformers_checkpoint, tmp_path, monkeypatch,
+                                                                     photo):
+    import shutil
+
+    import huggingface_hub.constants
+
+    reference, path = transformers_checkpoint
+    snapshot = tmp_path / "models--openai--clip-vit-large-patch14" / "snapshots" / "def456"
+    snapshot.mkdir(parents=True)
+    (snapshot.parent.parent / "refs").mkdir()
+    (snapshot.parent.parent / "refs" / "main").write_text("def456")
+    shutil.copy(path, snapshot / "model.safetensors")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
+
+    encoder = create_image_backbone("geoclip", clip_model="ViT-L-14", **TINY_CLIP)  # clip_pretrained="openai"
+    assert "models--openai--clip-vit-large-patch14" in encoder.weights
+    pixels = encoder.preprocess(photo)[None]
+    with torch.inference_mode():
+        expected = encoder.head(projected(reference.get_image_features(pixel_values=pixels)))  # the reference's forward
+        torch.testing.assert_close(encoder.encode(pixels), expected, rtol=1e-4, atol=1e-5)

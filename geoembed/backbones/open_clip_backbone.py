@@ -2,9 +2,11 @@
 
 ``create_image_backbone("open_clip", model_name="ViT-L-14", pretrained="openai")`` resolves the weights offline-first:
 
-1. ``pretrained="/path/to/file"``: that file (``.safetensors``, ``.bin``, ``.pth``; loaded with safe loaders only);
+1. ``pretrained="/path/to/file"``: that file (``.safetensors``, ``.bin``, ``.pth``; loaded with safe loaders only),
+   in open_clip's layout or in Hugging Face transformers' ``CLIPModel`` layout (renamed on load);
 2. ``pretrained="<tag>"`` (see ``open_clip.list_pretrained_tags_by_model(name)``): the file in the Hugging Face cache
-   if it is there, else open_clip downloads it (unless ``GEOEMBED_OFFLINE`` / ``HF_HUB_OFFLINE`` is set);
+   if it is there (for ``"openai"``, transformers' copy such as ``openai/clip-vit-large-patch14`` counts too), else
+   open_clip downloads it (unless ``GEOEMBED_OFFLINE`` / ``HF_HUB_OFFLINE`` is set);
 3. ``pretrained=None`` / ``False``: random initialisation (how the tests build tiny models).
 
 A tag's preprocessing (mean, std, interpolation) and activation (QuickGELU for OpenAI weights) are applied however the
@@ -19,9 +21,11 @@ from typing import Any, Sequence
 
 import torch
 
+from geoembed.backbones import transformers_clip
 from geoembed.backbones.hub import describe_file, hf_cached_file, require_online
 from geoembed.errors import WeightsError, WeightsNotFoundError
 from geoembed.image_backbone import ImageBackbone
+from geoembed.weights import load_state_dict
 
 _PREPROCESS_KEYS = ("mean", "std", "interpolation", "resize_mode")
 
@@ -98,14 +102,23 @@ def open_clip_backbone(
         if tag_cfg:
             options.update({f"image_{k}": tag_cfg[k] for k in _PREPROCESS_KEYS if k in tag_cfg})
             options["force_quick_gelu"] = bool(tag_cfg.get("quick_gelu", False))
+    converted = source is not None and transformers_clip.is_transformers_clip(transformers_clip.checkpoint_keys(source))
+    if converted:
+        options["force_quick_gelu"] = True  # OpenAI's CLIP, the models saved in transformers' layout, use QuickGELU
     try:
-        model, _, transform = open_clip.create_model_and_transforms(model_name, pretrained=source, **options)
-    except RuntimeError as exc:
+        model, _, transform = open_clip.create_model_and_transforms(
+            model_name, pretrained=None if converted else source, **options
+        )
+        if converted:
+            state = transformers_clip.to_open_clip(load_state_dict(source))
+            model.load_state_dict(state, strict=True)
+    except (RuntimeError, KeyError) as exc:
         if source is None:
             raise
         raise WeightsError(
-            f"open_clip could not load {source} into {model_name}: {exc}. Check that the file holds weights of this "
-            f"architecture (and that model_name matches, e.g. 'ViT-L-14' for OpenAI's CLIP ViT-L/14)."
+            f"open_clip could not load {source} into {model_name}: {type(exc).__name__}: {exc}. Check that the file "
+            f"holds weights of this architecture (and that model_name matches, e.g. 'ViT-L-14' for OpenAI's CLIP "
+            f"ViT-L/14)."
         ) from exc
     tokenizer = open_clip.get_tokenizer(model_name)
     return OpenCLIPBackbone(model, transform, tokenizer, model_name=model_name, weights=weights)
@@ -129,6 +142,10 @@ def _resolve_checkpoint(open_clip: Any, model_name: str, pretrained: str) -> tup
         repo_id, filename = os.path.split(hub)  # "org/repo/" names the repository's default file
         candidates = _hub_filenames(filename)
         cached = hf_cached_file(repo_id, candidates)
+        if cached is None and pretrained == "openai" and model_name in transformers_clip.OPENAI_TRANSFORMERS_REPOS:
+            # the same OpenAI weights, in transformers' layout (what the GeoCLIP reference package downloads)
+            cached = hf_cached_file(transformers_clip.OPENAI_TRANSFORMERS_REPOS[model_name],
+                                    transformers_clip.TRANSFORMERS_FILENAMES)
         if cached is not None:
             return cached, tag_cfg
         require_online(f"open_clip {model_name} {pretrained!r}", repo_id, candidates)
