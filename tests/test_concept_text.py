@@ -1,0 +1,161 @@
+"""Text encoders (MiniLM shipped offline, open_clip text towers), the concept embedding cache and text banks."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import geoembed
+from geoembed.cli import main
+from geoembed.concepts import text_encoders as te
+from geoembed.concepts.bank import ConceptBank
+from geoembed.errors import WeightsError, WeightsNotFoundError
+
+TINY_CLIP = "geoembed-test-tiny-clip"
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    return te.get_text_encoder("minilm")
+
+
+@pytest.fixture(scope="module")
+def tiny_clip(tmp_path_factory):
+    """A tiny random open_clip architecture registered with open_clip (real code path, no CLIP weights needed)."""
+    import open_clip
+
+    folder = tmp_path_factory.mktemp("open_clip")
+    config = {
+        "embed_dim": 16,
+        "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 16, "patch_size": 16},
+        "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
+    }
+    (folder / f"{TINY_CLIP}.json").write_text(json.dumps(config))
+    open_clip.add_model_config(folder / f"{TINY_CLIP}.json")
+    torch.manual_seed(0)
+    model = open_clip.create_model(TINY_CLIP)
+    checkpoint = folder / "tiny.pt"
+    torch.save(model.state_dict(), checkpoint)
+    return checkpoint
+
+
+def test_minilm_is_real_and_offline(minilm):
+    # conftest sets HF_HUB_OFFLINE=1: the shipped files are all that is used
+    assert minilm.space == "text:all-MiniLM-L6-v2" and minilm.embedding_dim == 384
+    assert minilm.weights_id.startswith("sha256-")
+    vectors = minilm.encode(["coconut palms", "palm trees", "cyrillic script"])
+    assert vectors.shape == (3, 384) and vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.2  # real semantics, not random weights
+
+
+def test_text_bank_from_texts(minilm):
+    bank = geoembed.ConceptBank.from_texts(["desert", "snow", "palm tree"], text_encoder="minilm",
+                                           categories=["natural/climate", "natural/climate", "natural/vegetation"])
+    assert bank.names == ["desert", "snow", "palm tree"] and bank.dim == 384
+    assert bank.space == minilm.space and bank.scoring == "cosine"
+    assert bank.provenance["text_encoder"] == minilm.identity and bank.provenance["prompt"] == "{}"
+    np.testing.assert_allclose(bank.embeddings.numpy(), minilm.encode(["desert", "snow", "palm tree"]), atol=1e-5)
+    scores = bank.score(minilm.encode(["sand dunes"]), space=minilm.space)
+    assert scores[0].argmax() == 0
+    prompted = geoembed.ConceptBank.from_texts(["desert"], text_encoder=minilm, prompt="a photo of {}")
+    np.testing.assert_allclose(prompted.embeddings.numpy(), minilm.encode(["a photo of desert"]), atol=1e-5)
+    with pytest.raises(ValueError, match="exactly one"):
+        geoembed.ConceptBank.from_texts(["desert"], text_encoder=minilm, prompt="no slot")
+
+
+def test_concept_embeddings_are_cached_per_texts_and_encoder(minilm, monkeypatch):
+    texts = ["fjord", "yurts", "tram"]
+    first = te.encode_texts(minilm, texts)
+    files = list(te.concept_cache_dir().glob("*.safetensors"))
+    assert len(files) == 1
+    with monkeypatch.context() as patched:
+        patched.setattr(minilm, "encode", lambda *a, **k: pytest.fail("the cache was not used"))
+        np.testing.assert_array_equal(te.encode_texts(minilm, texts), first)
+    te.encode_texts(minilm, texts[:2])  # other texts: another entry
+    assert len(list(te.concept_cache_dir().glob("*.safetensors"))) == 2
+    files[0].write_bytes(b"truncated")  # a damaged entry is recomputed and rewritten
+    np.testing.assert_allclose(te.encode_texts(minilm, texts), first, atol=1e-6)
+    np.testing.assert_allclose(te.encode_texts(minilm, texts), first, atol=1e-6)
+
+
+def test_builtin_text_banks(minilm):
+    geography = geoembed.load_concept_bank("geography")
+    generic = geoembed.load_concept_bank("generic", text_encoder=minilm)
+    assert len(geography) >= 300 and geography.dim == 384 and geography.space == minilm.space
+    assert geography.provenance["concept_file"] == "geography.yaml" and geography.provenance["name"] == "geography"
+    assert "human/transport" in geography.categories and 0.8 < len(generic) / len(geography) < 1.25
+    # the geography set ranks its own fitting concepts above generic ones for a geographic query
+    query = minilm.encode(["a street in Bangkok with tuk-tuks and thai script"])
+    best_geo = geography.names[int(geography.score(query)[0].argmax())]
+    assert best_geo in {"tuk-tuks", "thai script", "auto rickshaws"}
+
+
+def test_text_encoder_registry(minilm):
+    assert {"minilm", "open_clip", "sentence_transformers"} <= set(geoembed.list_text_encoders())
+
+    class Constant(te.TextEncoder):
+        space, embedding_dim, weights_id = "text:constant", 2, "v1"
+
+        def _embed(self, texts):
+            return torch.ones(len(texts), 2)
+
+    geoembed.register_text_encoder("unit-test-constant", lambda: Constant())
+    geoembed.register_text_encoder("unit-test-broken", lambda: object())
+    try:
+        bank = ConceptBank.from_texts(["a", "b"], text_encoder="unit-test-constant")
+        assert bank.space == "text:constant"
+        np.testing.assert_allclose(bank.embeddings.numpy(), np.full((2, 2), 2 ** -0.5), atol=1e-6)
+        with pytest.raises(TypeError, match="not a geoembed.concepts.TextEncoder"):
+            geoembed.create_text_encoder("unit-test-broken")
+    finally:
+        from geoembed.registry import text_encoders
+
+        text_encoders.unregister("unit-test-constant")
+        text_encoders.unregister("unit-test-broken")
+    with pytest.raises(KeyError, match="Did you mean 'minilm'"):
+        geoembed.create_text_encoder("minilmm")
+    with pytest.raises(TypeError, match="list of strings"):
+        minilm.encode("desert")
+    with pytest.raises(ValueError, match="non-empty"):
+        minilm.encode(["desert", " "])
+
+
+def test_open_clip_text_tower_random_and_from_a_weights_file(tiny_clip):
+    random_tower = geoembed.create_text_encoder("open_clip", model_name=TINY_CLIP)
+    assert random_tower.embedding_dim == 16 and random_tower.space.startswith(f"text:open_clip/{TINY_CLIP}/random-")
+    assert random_tower.default_prompt == "a photo of {}."
+    loaded = geoembed.create_text_encoder("open_clip", model_name=TINY_CLIP, pretrained=str(tiny_clip))
+    again = geoembed.create_text_encoder("open_clip", model_name=TINY_CLIP, pretrained=str(tiny_clip))
+    assert loaded.space == again.space and loaded.identity == again.identity and "file-" in loaded.space
+    texts = ["a photo of desert.", "a photo of snow."]
+    np.testing.assert_allclose(loaded.encode(texts), again.encode(texts), atol=1e-6)
+    bank = ConceptBank.from_texts(["desert", "snow"], text_encoder=loaded)
+    np.testing.assert_allclose(bank.embeddings.numpy(), loaded.encode(texts), atol=1e-6)
+
+
+def test_open_clip_errors_say_what_to_do(tiny_clip, tmp_path):
+    with pytest.raises(WeightsNotFoundError, match="go online once"):
+        te.OpenCLIPTextEncoder(TINY_CLIP, pretrained="laion2b_does_not_exist")
+    wrong = tmp_path / "wrong.pt"
+    torch.save({"weight": torch.zeros(2)}, wrong)
+    with pytest.raises(WeightsError, match="does not fit the open_clip architecture"):
+        te.OpenCLIPTextEncoder(TINY_CLIP, pretrained=str(wrong))
+    with pytest.raises(ValueError, match="Unknown open_clip architecture"):
+        te.OpenCLIPTextEncoder("no-such-architecture-xyz")
+
+
+def test_cli_builds_a_bank_from_a_concept_file(tmp_path, minilm, capsys):
+    concepts = tmp_path / "mine.csv"
+    concepts.write_text("name,category\nterraced rice fields,human/agriculture\nfjord,natural/landform\n")
+    assert main(["concepts", "--from-file", str(concepts), "-o", str(tmp_path / "bank")]) == 0
+    bank = geoembed.load_concept_bank(tmp_path / "bank")
+    assert bank.names == ["terraced rice fields", "fjord"] and bank.space == minilm.space
+    assert bank.provenance["concept_file"] == "mine.csv"
+    assert main(["concepts", "--from-file", str(concepts), "-o", str(tmp_path / "bank")]) == 2  # no --overwrite
+    capsys.readouterr()
+    assert main(["concepts", str(tmp_path / "bank")]) == 0
+    assert "terraced rice fields" in capsys.readouterr().out
