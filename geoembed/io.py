@@ -243,11 +243,11 @@ def _numeric_column(table: pd.DataFrame, name: str) -> pd.Series:
     values = pd.to_numeric(column, errors="coerce").astype("float64")
     not_numbers = values.isna() & column.notna()
     if not_numbers.any():
-        rows = column.index[not_numbers.to_numpy()]
-        shown = ", ".join(f"row {r} ({column[r]!r})" for r in rows[:5])
-        more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
+        positions = np.flatnonzero(not_numbers.to_numpy())
+        shown = ", ".join(f"row {column.index[i]} ({column.iloc[i]!r})" for i in positions[:5])
+        more = f" and {len(positions) - 5} more" if len(positions) > 5 else ""
         raise InvalidCoordinatesError(
-            f"Column {name!r}: {len(rows)} value(s) are not numbers: {shown}{more}. Coordinates must be decimal "
+            f"Column {name!r}: {len(positions)} value(s) are not numbers: {shown}{more}. Coordinates must be decimal "
             f"degrees written with a decimal point (48.85, not 48,85 or 48°51'N)."
         )
     return values

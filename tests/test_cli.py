@@ -125,6 +125,17 @@ def test_explicit_columns_and_prefix(tmp_path):
     assert_same_embeddings(read_embeddings(out, prefix="g"), random_geoclip(cities["breite"], cities["laenge"]))
 
 
+def test_encoder_without_weights(cities_csv, tmp_path, capsys):
+    out = tmp_path / "xyz.npy"
+    assert main(["encode", str(cities_csv), "-o", str(out), "--encoder", "xyz", "--no-progress"]) == 0
+    assert "3-d embeddings with xyz (weights none)" in capsys.readouterr().out
+    cities = pd.read_csv(cities_csv)
+    assert_same_embeddings(np.load(out), geoembed.encode_location(lat=cities["lat"], lon=cities["lon"], encoder="xyz"))
+    for flag in (["--random-weights"], ["--weights", "w.pth"]):
+        assert main(["encode", str(cities_csv), "-o", str(tmp_path / "o.npy"), "--encoder", "xyz", *flag]) == 2
+        assert f"{flag[0]} does not apply to the location encoder 'xyz'" in capsys.readouterr().err
+
+
 def test_existing_output_is_kept_without_overwrite(cities_csv, tmp_path, capsys):
     out = tmp_path / "out.npy"
     out.write_bytes(b"precious")

@@ -117,6 +117,15 @@ def test_text_that_is_not_a_number_is_named(tmp_path):
         read_points(path)
 
 
+def test_non_numbers_are_named_with_a_duplicated_index(cities):
+    from geoembed.io import latlon_from_table
+
+    table = cities.astype({"lat": object}).set_axis([5, 5, 6, 6])
+    table.iloc[1, 1] = "N 33"
+    with pytest.raises(InvalidCoordinatesError, match=r"1 value\(s\) are not numbers: row 5 \('N 33'\)\."):
+        latlon_from_table(table)
+
+
 def test_swapped_columns_get_a_hint(tmp_path):
     path = tmp_path / "swapped.csv"
     pd.DataFrame({"lat": LON, "lon": LAT}).to_csv(path, index=False)

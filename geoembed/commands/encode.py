@@ -77,9 +77,10 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     output_format = check_output(args.output, overwrite=args.overwrite)  # fail before any slow work
     _check_device(args.device)
+    options = _encoder_options(args)
     table, latlon = read_points(args.input, lat_col=args.lat_col, lon_col=args.lon_col, layer=args.layer, crs=args.crs)
     device = None if args.device == "auto" else args.device
-    model = get_location_encoder(args.encoder, device=device, **_encoder_options(args))
+    model = get_location_encoder(args.encoder, device=device, **options)
 
     embeddings = np.empty((len(latlon), model.embedding_dim), dtype=np.float32)
     start = 0
@@ -100,27 +101,52 @@ def run(args: argparse.Namespace) -> int:
         column=args.column,
         overwrite=args.overwrite,
     )
-    weights = model.weights.name if model.weights is not None else f"random (seed {args.seed})"
     print(
         f"encoded {len(latlon)} points -> {model.embedding_dim}-d embeddings with {args.encoder} "
-        f"(weights {weights}) -> {args.output} in {time.perf_counter() - started:.1f} s"
+        f"(weights {_weights_label(model, args, options)}) -> {args.output} in {time.perf_counter() - started:.1f} s"
     )
     return 0
 
 
 def _encoder_options(args: argparse.Namespace) -> dict:
-    """Factory keyword arguments for the weights options (a seed only where the factory takes one)."""
-    if args.weights is not None:
-        return {"weights_path": args.weights}
-    if not args.random_weights:
+    """Factory keyword arguments for the weights options, checked against what the factory accepts."""
+    if args.weights is None and not args.random_weights:
         return {}
     from geoembed.registry import location_encoders
 
+    factory = location_encoders.get(args.encoder)
+    if args.weights is not None:
+        _require_option(factory, "weights_path", args.encoder, "--weights")
+        return {"weights_path": args.weights}
+    _require_option(factory, "pretrained", args.encoder, "--random-weights")
     options: dict = {"pretrained": False}
-    parameters = inspect.signature(location_encoders.get(args.encoder)).parameters
-    if "seed" in parameters or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+    if _accepts(factory, "seed"):
         options["seed"] = args.seed
     return options
+
+
+def _weights_label(model, args: argparse.Namespace, options: dict) -> str:
+    if model.weights is not None:
+        return model.weights.name
+    if args.random_weights:
+        return f"random (seed {options['seed']})" if "seed" in options else "random"
+    return "none"
+
+
+def _accepts(factory, option: str) -> bool:
+    try:
+        parameters = inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # no introspectable signature: let the factory decide
+        return True
+    return option in parameters or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+
+
+def _require_option(factory, option: str, encoder: str, flag: str) -> None:
+    if not _accepts(factory, option):
+        raise GeoembedError(
+            f"{flag} does not apply to the location encoder {encoder!r}: its factory takes no {option!r} option "
+            f"(it has no pretrained weights to replace or turn off)."
+        )
 
 
 def _with_point_geometry(table, latlon):
