@@ -53,6 +53,13 @@ def test_open_clip_random_backbone_encodes_images_and_texts(photo):
         backbone.encode_text("desert")
 
 
+def test_half_precision_backbone_takes_float32_pixels(photo):
+    backbone = tiny_open_clip(precision="bf16")
+    with torch.inference_mode():
+        features = backbone.encode(backbone.preprocess(photo)[None])
+    assert features.dtype == torch.bfloat16 and torch.isfinite(features.float()).all()
+
+
 def test_identity_tells_random_initialisations_apart():
     torch.manual_seed(1)
     first = tiny_open_clip()

@@ -48,12 +48,15 @@ class OpenCLIPBackbone(ImageBackbone):
         self.feature_dim = int(visual.output_dim)
         size = visual.image_size
         self.image_size = (size, size) if isinstance(size, int) else tuple(size)
+        # open_clip's half precision converts the convolutions and linear layers only; pixels must match the first one
+        first = next((m for m in visual.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))), None)
+        self._input_dtype = first.weight.dtype if first is not None else torch.float32
         cfg = getattr(visual, "preprocess_cfg", {}) or {}
         self.mean = tuple(cfg.get("mean", ImageBackbone.mean))
         self.std = tuple(cfg.get("std", ImageBackbone.std))
 
     def encode(self, batch: torch.Tensor) -> torch.Tensor:
-        return self.model.encode_image(batch)
+        return self.model.encode_image(batch.to(self._input_dtype))
 
     def encode_text(self, texts: Sequence[str]) -> torch.Tensor:
         """Texts to ``(N, feature_dim)`` embeddings in the image space (unnormalised, as ``encode``)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,8 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                        help="CLIP weights of --model geoclip: an open_clip tag (default: openai) or a weights file")
     group.add_argument("--ten-crop", action="store_true", help="average the ten crops' scores (GeoCLIP's protocol)")
     group.add_argument("--batch-size", type=_positive_int, default=32, metavar="N", help="images per batch (default 32)")
-    group.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: the best available)")
+    group.add_argument("--device", type=_device, default=None,
+                       help="cpu, cuda, cuda:N or mps (default: the best available)")
     group.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -102,3 +104,9 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
     return value
+
+
+def _device(text: str) -> str:
+    if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", text):
+        raise argparse.ArgumentTypeError(f"expected cpu, cuda, cuda:N, mps or auto, got {text!r}")
+    return text
