@@ -79,6 +79,8 @@ def read_points(
     if layer is not None and kind != "vector":
         raise DataFileError(f"layer= (--layer) applies to multi-layer vector files such as GeoPackage, not to {path}.")
     table = _read_table(path, kind, layer)
+    if len(table) == 0:
+        raise DataFileError(f"{path} has no rows: there is nothing to encode.")
     return table, latlon_from_table(table, lat_col=lat_col, lon_col=lon_col, crs=crs)
 
 
@@ -160,7 +162,8 @@ def _read_table(path: Path, kind: str, layer: str | None) -> pd.DataFrame:
     except GeoembedError:
         raise
     except Exception as exc:  # parser, Arrow and GDAL errors of many types: all mean "this file cannot be read"
-        raise DataFileError(f"Could not read {path} as {kind} data: {type(exc).__name__}: {exc}") from exc
+        hint = " A .json input must be GeoJSON; convert other JSON to CSV or Parquet." if path.suffix == ".json" else ""
+        raise DataFileError(f"Could not read {path} as {kind} data: {type(exc).__name__}: {exc}{hint}") from exc
 
 
 def _is_geoparquet(path: Path) -> bool:

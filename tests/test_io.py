@@ -227,6 +227,13 @@ def test_unreadable_unknown_and_missing_inputs(tmp_path):
         read_points(bad.rename(tmp_path / "points.xlsx"))
     with pytest.raises(FileNotFoundError):
         read_points(tmp_path / "nothing.csv")
+    records = tmp_path / "records.json"
+    records.write_text('[{"lat": 1, "lon": 2}]')
+    with pytest.raises(DataFileError, match="A .json input must be GeoJSON"):
+        read_points(records)
+    (tmp_path / "header_only.csv").write_text("lat,lon\n")
+    with pytest.raises(DataFileError, match="has no rows"):
+        read_points(tmp_path / "header_only.csv")
     (tmp_path / "p.csv").write_text("lat,lon\n1,2\n")
     with pytest.raises(DataFileError, match="layer="):
         read_points(tmp_path / "p.csv", layer="x")
