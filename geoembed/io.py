@@ -121,8 +121,8 @@ def latlon_from_table(
                 geometry = geometry.set_crs(target_crs)
             elif not geometry.crs.equals(target_crs):
                 raise DataFileError(
-                    f"The geometries are in {geometry.crs.to_string()}, but crs={crs!r} was given. The file's own CRS "
-                    f"is used; drop crs= (--crs), which is only for files that do not state one."
+                    f"The geometries are in {geometry.crs.to_string()}, but crs={crs!r} was given. crs= (--crs) is "
+                    f"only for data that states no CRS: drop it to use the geometries' own."
                 )
         return as_latlon(geometry)
 

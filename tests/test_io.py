@@ -172,7 +172,7 @@ def test_geometry_without_crs_needs_one(tmp_path, cities_gdf):
 def test_crs_option_cannot_contradict_the_file(tmp_path, cities_gdf):
     path = tmp_path / "cities.geoparquet"
     cities_gdf.to_parquet(path)
-    with pytest.raises(DataFileError, match="drop crs="):
+    with pytest.raises(DataFileError, match="only for data that states no CRS"):
         read_points(path, crs="EPSG:3857")
 
 
