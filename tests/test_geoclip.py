@@ -63,6 +63,12 @@ def test_inference_weights_follow_parameter_changes(reference):
     torch.testing.assert_close(after, before + 1.0)
 
 
+def test_encoder_created_under_inference_mode_works():
+    with torch.inference_mode():
+        enc = geoembed.create_location_encoder("geoclip", pretrained=False, seed=0)
+        assert enc(torch.zeros(2, 2)).shape == (2, 512)
+
+
 def test_bfloat16_path_is_close_to_float32(reference):
     latlon, expected = reference
     enc = geoembed.create_location_encoder("geoclip", precision="bfloat16")

@@ -178,7 +178,9 @@ class GeoCLIPLocationEncoder(LocationEncoder):
     def _inference_weights(self):
         """Weights rearranged for :meth:`_forward_inference`, rebuilt whenever parameters change (load, train, move)."""
         params = list(self.parameters())
-        key = (self.precision, tuple((p.data_ptr(), p._version) for p in params))
+        # Version counters see in-place updates (optimiser steps, load_state_dict); tensors created under
+        # torch.inference_mode have none, and cannot be updated outside it.
+        key = (self.precision, tuple((p.data_ptr(), 0 if p.is_inference() else p._version) for p in params))
         if self._inference_cache is None or self._inference_cache[0] != key:
             dtype = torch.float32 if self.precision == "float32" else torch.bfloat16
             with torch.no_grad():
