@@ -41,11 +41,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="spatial, random and/or holdout (default: spatial random)")
     parser.add_argument("--folds", type=_at_least_two, help="folds per split (default 5; --quick: 3)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0], help="seeds (default: 0)")
-    parser.add_argument("--max-rows", type=_positive_int, help="subsample each task (--quick: 1000)")
+    parser.add_argument("--max-rows", type=_positive_int, help="subsample each task (--quick: 600)")
     parser.add_argument("--quick", action="store_true",
-                        help="fast check: linear probe, 3 folds, at most 1000 rows per task, 8 points per polygon")
+                        help="fast check: linear probe, 3 folds, at most 600 rows per task, 8 points per polygon")
     parser.add_argument("-o", "--output", metavar="DIR", help="folder for the report files (and resuming)")
     parser.add_argument("--no-resume", action="store_true", help="recompute cells already in --output")
+    parser.add_argument("--jobs", type=int, default=-1, metavar="N",
+                        help="parallel probe fits (default -1: one per CPU core)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: the best available)")
     parser.add_argument("--list", action="store_true", help="list the tasks and exit")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -70,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"geoembed benchmark: error: {exc}", file=sys.stderr)
         return 2
     results = run_benchmark(**options, output=args.output, resume=not args.no_resume,
-                            progress=not args.no_progress)
+                            progress=not args.no_progress, n_jobs=args.jobs)
     table = headline_table(summarize(results))
     print(table.attrs.get("caption", ""))
     print(text_table(table))

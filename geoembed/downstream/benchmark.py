@@ -24,7 +24,7 @@ from geoembed.downstream import protocol
 
 DEFAULT_ENCODERS = ("geoclip", "geoclip-random", "sphere_harmonics", "rff", "xyz", "latlon")
 DEFAULT_SPLITS = ("spatial", "random")
-QUICK_MAX_ROWS = 1000
+QUICK_MAX_ROWS = 600
 QUICK_N_POINTS = 8
 PROTOCOL_VERSION = "1"  # bump when a change to splits/probes/metrics makes old cells incomparable
 
@@ -67,7 +67,7 @@ def resolve_config(
     batch_size: int = 8192,
     device: str | None = None,
 ) -> BenchmarkConfig:
-    """Expand wildcards and apply the ``quick`` defaults (linear probe, 3 folds, at most 1,000 rows per task)."""
+    """Expand wildcards and apply the ``quick`` defaults (linear probe, 3 folds, at most 600 rows per task)."""
     from geoembed.downstream.tasks import list_tasks
     from geoembed.registry import location_encoders
 
@@ -115,6 +115,7 @@ def run_benchmark(
     progress: bool = True,
     batch_size: int = 8192,
     device: str | None = None,
+    n_jobs: int = 1,
 ):
     """Evaluate location encoders on benchmark tasks; returns a tidy DataFrame, one row per fold and metric.
 
@@ -126,9 +127,11 @@ def run_benchmark(
         n_splits: folds per split (default 5; ``quick``: 3).
         seeds: each seed reshuffles folds and reseeds the MLP; results are reported as mean and spread.
         n_points: points sampled per polygon (default 16; ``quick``: 8).
-        max_rows: subsample each task to at most this many rows (seeded; ``quick``: 1,000).
+        max_rows: subsample each task to at most this many rows (seeded; ``quick``: 600).
         output: folder for ``cells.jsonl`` (resume) and the reports; None keeps everything in memory.
         resume: skip cells already in ``output`` (computed with the same settings).
+        n_jobs: probe fits run in parallel over this many processes (-1: one per CPU core); each fit uses one BLAS
+            thread, which is also fastest for these small problems on a busy machine.
 
     Columns: task, kind, encoder, split, probe, seed, fold, n_train, n_test, metric, value, fit_seconds.
     """
@@ -145,8 +148,8 @@ def run_benchmark(
     config.block_size_deg = {name: float(task.block_size_deg) for name, task in loaded.items()}
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
-    per_task = len(config.splits) * len(config.probes) * len(config.seeds)
-    bar = tqdm(total=len(config.tasks) * len(config.encoders) * per_task, unit="cell", desc="benchmark",
+    fits_per_pair = sum(_n_folds(split, config) for split in config.splits) * len(config.probes) * len(config.seeds)
+    bar = tqdm(total=len(config.tasks) * len(config.encoders) * fits_per_pair, unit="fit", desc="benchmark",
                disable=not progress)
     rows: list[dict] = []
     embed_seconds: dict[str, float] = {}
@@ -160,21 +163,19 @@ def run_benchmark(
                 for key in keys:
                     if key in done:
                         rows += done[key]
-                bar.update(len(keys) - len(todo))
+                bar.update(sum(_n_folds(k[2], config) for k in keys if k in done))
                 if not todo:
                     continue
                 bar.set_description(f"{task_name} / {encoder}")
                 start = time.perf_counter()
                 X = _embed_task(task, encoder, config)
                 embed_seconds[f"{task_name}/{encoder}"] = round(time.perf_counter() - start, 3)
-                for key in todo:
-                    cell_rows, predictions = _run_cell(task, X, key, config)
+                for key, cell_rows, predictions in _run_cells(task, X, todo, config, n_jobs, bar):
                     rows += cell_rows
                     if out_dir is not None:
                         _append_cell(out_dir / "cells.jsonl", key, cell_rows)
                         if key[2] == config.splits[0] and key[3] == config.probes[0] and key[4] == config.seeds[0]:
                             _save_predictions(out_dir, task, encoder, predictions)
-                    bar.update(1)
     finally:
         bar.close()
     results = pd.DataFrame(rows, columns=RESULT_COLUMNS)
@@ -211,30 +212,56 @@ def _embed_task(task: Any, encoder: str, config: BenchmarkConfig) -> np.ndarray:
     return embed_geometries(task.data, model, n_points=config.n_points, seed=0, batch_size=config.batch_size)
 
 
-def _run_cell(task: Any, X: np.ndarray, key: tuple, config: BenchmarkConfig) -> tuple[list[dict], dict]:
-    """All folds of one (split, probe, seed): metric rows and out-of-fold predictions."""
+def _n_folds(split: str, config: BenchmarkConfig) -> int:
+    return 1 if split == "holdout" else config.n_splits
+
+
+def _run_cells(task: Any, X: np.ndarray, keys: list[tuple], config: BenchmarkConfig, n_jobs: int, bar: Any):
+    """Yield ``(key, metric_rows, out_of_fold_predictions)`` per cell; the folds of all cells fit in parallel."""
+    from joblib import Parallel, delayed
+
     from geoembed.downstream.geometry import anchor_points
 
-    task_name, encoder, split, probe, seed, _ = key
     classification = task.kind == "classification"
     y = task.y()
     latlon = anchor_points(task.data)
-    folds = protocol.make_folds(split, latlon, y, classification=classification, n_splits=config.n_splits,
-                                block_size_deg=task.block_size_deg, seed=seed)
-    rows = []
-    predicted = np.empty(len(y), dtype=object if classification else np.float64)
-    tested = np.zeros(len(y), dtype=bool)
-    for fold, (train, test) in enumerate(folds):
-        start = time.perf_counter()
-        pred = protocol.fit_predict(probe, X[train], y[train], X[test], classification=classification, seed=seed)
-        seconds = time.perf_counter() - start
-        predicted[test], tested[test] = pred, True
-        for metric, value in protocol.score(y[test], pred, classification=classification).items():
-            if metric in task.metrics:
-                rows.append(dict(task=task_name, kind=task.kind, encoder=encoder, split=split, probe=probe,
-                                 seed=seed, fold=fold, n_train=len(train), n_test=len(test), metric=metric,
-                                 value=value, fit_seconds=round(seconds, 4)))
-    return rows, {"latlon": latlon[tested], "y_true": y[tested], "y_pred": predicted[tested]}
+    jobs = []
+    for key in keys:
+        _, _, split, probe, seed, _ = key
+        folds = protocol.make_folds(split, latlon, y, classification=classification, n_splits=config.n_splits,
+                                    block_size_deg=task.block_size_deg, seed=seed)
+        jobs += [(key, fold, train, test) for fold, (train, test) in enumerate(folds)]
+    fitted = Parallel(n_jobs=n_jobs, return_as="generator")(
+        delayed(_fit_fold)(key[3], X[train], y[train], X[test], classification, key[4])
+        for key, _, train, test in jobs
+    )
+    by_key: dict[tuple, list] = {}
+    for (key, fold, train, test), result in zip(jobs, fitted):
+        by_key.setdefault(key, []).append((fold, train, test, *result))
+        bar.update(1)
+    for key in keys:
+        task_name, encoder, split, probe, seed, _ = key
+        rows = []
+        predicted = np.empty(len(y), dtype=object if classification else np.float64)
+        tested = np.zeros(len(y), dtype=bool)
+        for fold, train, test, pred, seconds in by_key[key]:
+            predicted[test], tested[test] = pred, True
+            for metric, value in protocol.score(y[test], pred, classification=classification).items():
+                if metric in task.metrics:
+                    rows.append(dict(task=task_name, kind=task.kind, encoder=encoder, split=split, probe=probe,
+                                     seed=seed, fold=fold, n_train=len(train), n_test=len(test), metric=metric,
+                                     value=value, fit_seconds=round(seconds, 4)))
+        yield key, rows, {"latlon": latlon[tested], "y_true": y[tested], "y_pred": predicted[tested]}
+
+
+def _fit_fold(probe: str, X_train, y_train, X_test, classification: bool, seed: int) -> tuple[np.ndarray, float]:
+    """One probe fit (run in a worker process): predictions and seconds, with single-threaded BLAS."""
+    from threadpoolctl import threadpool_limits
+
+    start = time.perf_counter()
+    with threadpool_limits(limits=1, user_api="blas"):
+        pred = protocol.fit_predict(probe, X_train, y_train, X_test, classification=classification, seed=seed)
+    return pred, time.perf_counter() - start
 
 
 def _read_cells(path: Path) -> dict[tuple, list[dict]]:
