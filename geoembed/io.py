@@ -343,24 +343,31 @@ def write_embeddings(
     return path
 
 
-def _with_embeddings(
-    table: pd.DataFrame | None, emb: np.ndarray, layout: str, prefix: str, column: str
-) -> pd.DataFrame:
-    index = table.index if table is not None else pd.RangeIndex(emb.shape[0])
-    if layout == "columns":
-        new = pd.DataFrame(emb, index=index, columns=embedding_column_names(emb.shape[1], prefix))
-    else:  # rows are views of emb: pyarrow writes them as one list<float> column without a Python-level copy
-        new = pd.DataFrame({column: list(emb)}, index=index)
-    if table is None:
-        return new
-    clash = [c for c in new.columns if c in table.columns]
+def check_embedding_columns(
+    table: pd.DataFrame | None, dim: int, *, layout: str = "columns", prefix: str = "emb_", column: str = "embedding"
+) -> list[str]:
+    """The column names ``dim``-wide embeddings will get; raise if ``table`` already has one (check before encoding)."""
+    names = embedding_column_names(dim, prefix) if layout == "columns" else [column]
+    clash = [c for c in names if table is not None and c in table.columns]
     if clash:
         option = "prefix= (--prefix)" if layout == "columns" else "column= (--column)"
         raise DataFileError(
             f"The table already has column(s) named like the new embeddings ({_listing(clash)}), perhaps from an "
             f"earlier run. Drop them from the input, or choose another {option}."
         )
-    return pd.concat([table, new], axis=1)
+    return names
+
+
+def _with_embeddings(
+    table: pd.DataFrame | None, emb: np.ndarray, layout: str, prefix: str, column: str
+) -> pd.DataFrame:
+    names = check_embedding_columns(table, emb.shape[1], layout=layout, prefix=prefix, column=column)
+    index = table.index if table is not None else pd.RangeIndex(emb.shape[0])
+    if layout == "columns":
+        new = pd.DataFrame(emb, index=index, columns=names)
+    else:  # rows are views of emb: pyarrow writes them as one list<float> column without a Python-level copy
+        new = pd.DataFrame({column: list(emb)}, index=index)
+    return new if table is None else pd.concat([table, new], axis=1)
 
 
 def read_embeddings(path: str | os.PathLike, *, prefix: str = "emb_", column: str = "embedding") -> np.ndarray:

@@ -136,6 +136,22 @@ def test_encoder_without_weights(cities_csv, tmp_path, capsys):
         assert f"{flag[0]} does not apply to the location encoder 'xyz'" in capsys.readouterr().err
 
 
+def test_column_clash_stops_before_encoding(cities_csv, tmp_path, monkeypatch, capsys):
+    first = tmp_path / "first.parquet"
+    assert main(["encode", str(cities_csv), "-o", str(first), "--encoder", "xyz", "--no-progress"]) == 0
+
+    def must_not_encode(*args, **kwargs):
+        raise AssertionError("encoding started although the output columns clash")
+
+    with monkeypatch.context() as patch:
+        patch.setattr("geoembed.encode.iter_embeddings", must_not_encode)
+        assert main(["encode", str(first), "-o", str(tmp_path / "second.parquet"), "--encoder", "xyz"]) == 2
+    assert "already has column(s) named like the new embeddings (['emb_000', 'emb_001', 'emb_002'])" in (
+        capsys.readouterr().err
+    )
+    assert main(["encode", str(first), "-o", str(tmp_path / "second.npy"), "--encoder", "xyz"]) == 0  # no columns
+
+
 def test_existing_output_is_kept_without_overwrite(cities_csv, tmp_path, capsys):
     out = tmp_path / "out.npy"
     out.write_bytes(b"precious")

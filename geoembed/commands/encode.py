@@ -72,15 +72,19 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from geoembed.encode import get_location_encoder, iter_embeddings
-    from geoembed.io import check_output, read_points, write_embeddings
+    from geoembed.io import check_embedding_columns, check_output, read_points, write_embeddings
 
     started = time.perf_counter()
     output_format = check_output(args.output, overwrite=args.overwrite)  # fail before any slow work
     _check_device(args.device)
     options = _encoder_options(args)
     table, latlon = read_points(args.input, lat_col=args.lat_col, lon_col=args.lon_col, layer=args.layer, crs=args.crs)
+    if output_format == "geoparquet":
+        table = _with_point_geometry(table, latlon)
     device = None if args.device == "auto" else args.device
     model = get_location_encoder(args.encoder, device=device, **options)
+    if output_format != "npy":  # a name clash must stop the run before encoding, not after
+        check_embedding_columns(table, model.embedding_dim, layout=args.layout, prefix=args.prefix, column=args.column)
 
     embeddings = np.empty((len(latlon), model.embedding_dim), dtype=np.float32)
     start = 0
@@ -90,8 +94,6 @@ def run(args: argparse.Namespace) -> int:
         embeddings[start : start + len(chunk)] = chunk
         start += len(chunk)
 
-    if output_format == "geoparquet":
-        table = _with_point_geometry(table, latlon)
     write_embeddings(
         table,
         embeddings,
