@@ -295,3 +295,9 @@ def geoclip_location_encoder(
         model = GeoCLIPLocationEncoder(seed=0, precision=precision)
         return model.load_pretrained(weights, weights_path).eval()
     return GeoCLIPLocationEncoder(sigmas=sigmas, seed=seed, precision=precision).eval()
+
+
+def geoclip_bfloat16_location_encoder(**kwargs) -> GeoCLIPLocationEncoder:
+    """Factory registered as ``"geoclip-bf16"``: pretrained GeoCLIP with bfloat16 MLPs (faster; opt-in)."""
+    kwargs.setdefault("precision", "bfloat16")
+    return geoclip_location_encoder(**kwargs)
