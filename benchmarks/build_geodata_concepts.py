@@ -192,8 +192,8 @@ def main(argv=None) -> int:
         }
         for label, options in runs.items():
             t0 = time.time()
-            evaluation = evaluate_geodata_concepts(places, columns, n_folds=5, block_deg=10.0, seed=args.seed,
-                                                   **options)
+            evaluation = evaluate_geodata_concepts(places, columns, n_folds=5, block_deg=10.0,
+                                                   split_seed=args.seed, **options)
             print(f"\n== {label} ({time.time() - t0:.0f} s)")
             print(evaluation.columns.to_string(index=False))
             print(evaluation.concepts.to_string(index=False, float_format=lambda v: f"{v:.3f}"))

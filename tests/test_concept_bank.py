@@ -238,7 +238,7 @@ def test_load_concept_bank_by_name_path_or_instance(tmp_path):
 
 def test_builtin_banks_are_registered():
     assert {"geography", "generic", "geodata.geoclip"} <= set(geoembed.list_concept_banks())
-    assert {"minilm", "open_clip", "sentence_transformers"} <= set(geoembed.list_text_encoders())
+    assert {"minilm", "open_clip", "sentence_transformers", "geoclip"} <= set(geoembed.list_text_encoders())
 
 
 def _shipped(name):

@@ -123,6 +123,11 @@ def test_spatially_held_out_evaluation(places):
     assert (concepts["roc_auc"] > 0.9).all()
     column = evaluation.columns.set_index("column").loc["hemisphere"]
     assert column["classes"] == 2 and column["top1_accuracy"] > column["majority_baseline"]
+    # encoder options reach the factory: a random-weights GeoCLIP baseline, folds dealt by split_seed
+    baseline = evaluate_geodata_concepts(places.iloc[:200], "tropics", n_folds=2, block_deg=30.0, split_seed=1,
+                                         pretrained=False, seed=0)
+    assert list(baseline.concepts["concept"]) == ["tropics"] and baseline.columns.empty
+    assert 0.0 <= baseline.concepts.loc[0, "roc_auc"] <= 1.0
 
 
 # -- explanations with the shipped bank ---------------------------------------------------------------------------

@@ -9,12 +9,18 @@ import pytest
 import torch
 
 import geoembed
+import geoembed.errors
 from geoembed.cli import main
 from geoembed.concepts import text_encoders as te
 from geoembed.concepts.bank import ConceptBank
 from geoembed.errors import WeightsError, WeightsNotFoundError
 
-TINY_CLIP = "geoembed-test-tiny-clip"
+# A tiny random CLIP (architecture overrides of ViT-B-32; 768-d like ViT-L/14 so GeoCLIP's head accepts it).
+TINY_CLIP = dict(
+    embed_dim=768,
+    vision_cfg=dict(image_size=32, layers=1, width=64, patch_size=16, head_width=32),
+    text_cfg=dict(context_length=77, vocab_size=49408, width=64, heads=2, layers=1),
+)
 
 
 @pytest.fixture(scope="module")
@@ -23,21 +29,13 @@ def minilm():
 
 
 @pytest.fixture(scope="module")
-def tiny_clip(tmp_path_factory):
-    """A tiny random open_clip architecture registered with open_clip (real code path, no CLIP weights needed)."""
+def tiny_clip_file(tmp_path_factory):
+    """Weights of the tiny CLIP saved to a file, as a user's own checkpoint would be."""
     import open_clip
 
-    folder = tmp_path_factory.mktemp("open_clip")
-    config = {
-        "embed_dim": 16,
-        "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 16, "patch_size": 16},
-        "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
-    }
-    (folder / f"{TINY_CLIP}.json").write_text(json.dumps(config))
-    open_clip.add_model_config(folder / f"{TINY_CLIP}.json")
     torch.manual_seed(0)
-    model = open_clip.create_model(TINY_CLIP)
-    checkpoint = folder / "tiny.pt"
+    model = open_clip.create_model("ViT-B-32", **TINY_CLIP)
+    checkpoint = tmp_path_factory.mktemp("open_clip") / "tiny.pt"
     torch.save(model.state_dict(), checkpoint)
     return checkpoint
 
@@ -95,7 +93,7 @@ def test_builtin_text_banks(minilm):
 
 
 def test_text_encoder_registry(minilm):
-    assert {"minilm", "open_clip", "sentence_transformers"} <= set(geoembed.list_text_encoders())
+    assert {"minilm", "open_clip", "sentence_transformers", "geoclip"} <= set(geoembed.list_text_encoders())
 
     class Constant(te.TextEncoder):
         space, embedding_dim, weights_id = "text:constant", 2, "v1"
@@ -124,28 +122,56 @@ def test_text_encoder_registry(minilm):
         minilm.encode(["desert", " "])
 
 
-def test_open_clip_text_tower_random_and_from_a_weights_file(tiny_clip):
-    random_tower = geoembed.create_text_encoder("open_clip", model_name=TINY_CLIP)
-    assert random_tower.embedding_dim == 16 and random_tower.space.startswith(f"text:open_clip/{TINY_CLIP}/random-")
+def test_open_clip_text_tower_random_and_from_a_weights_file(tiny_clip_file):
+    random_tower = geoembed.create_text_encoder("open_clip", model_name="ViT-B-32", **TINY_CLIP)
+    assert random_tower.embedding_dim == 768 and random_tower.space.startswith("text:open_clip/ViT-B-32/random-")
     assert random_tower.default_prompt == "a photo of {}."
-    loaded = geoembed.create_text_encoder("open_clip", model_name=TINY_CLIP, pretrained=str(tiny_clip))
-    again = geoembed.create_text_encoder("open_clip", model_name=TINY_CLIP, pretrained=str(tiny_clip))
-    assert loaded.space == again.space and loaded.identity == again.identity and "file-" in loaded.space
+    loaded = geoembed.create_text_encoder("open_clip", model_name="ViT-B-32", pretrained=tiny_clip_file, **TINY_CLIP)
+    again = geoembed.create_text_encoder("open_clip", model_name="ViT-B-32", pretrained=str(tiny_clip_file),
+                                         **TINY_CLIP)
+    assert loaded.space == again.space and "/file-" in loaded.space and loaded.space != random_tower.space
     texts = ["a photo of desert.", "a photo of snow."]
     np.testing.assert_allclose(loaded.encode(texts), again.encode(texts), atol=1e-6)
     bank = ConceptBank.from_texts(["desert", "snow"], text_encoder=loaded)
+    assert bank.space == loaded.space
     np.testing.assert_allclose(bank.embeddings.numpy(), loaded.encode(texts), atol=1e-6)
 
 
-def test_open_clip_errors_say_what_to_do(tiny_clip, tmp_path):
-    with pytest.raises(WeightsNotFoundError, match="go online once"):
-        te.OpenCLIPTextEncoder(TINY_CLIP, pretrained="laion2b_does_not_exist")
+def test_open_clip_errors_say_what_to_do(tmp_path):
+    with pytest.raises(ValueError, match="neither a file nor a pretrained tag"):
+        te.OpenCLIPTextEncoder("ViT-B-32", pretrained="laion2b_does_not_exist", **TINY_CLIP)
+    with pytest.raises(WeightsNotFoundError):  # a real tag, offline and not in the cache
+        te.OpenCLIPTextEncoder("ViT-B-32", pretrained="laion2b_s34b_b79k", **TINY_CLIP)
     wrong = tmp_path / "wrong.pt"
     torch.save({"weight": torch.zeros(2)}, wrong)
-    with pytest.raises(WeightsError, match="does not fit the open_clip architecture"):
-        te.OpenCLIPTextEncoder(TINY_CLIP, pretrained=str(wrong))
-    with pytest.raises(ValueError, match="Unknown open_clip architecture"):
-        te.OpenCLIPTextEncoder("no-such-architecture-xyz")
+    with pytest.raises(WeightsError, match="could not load"):
+        te.OpenCLIPTextEncoder("ViT-B-32", pretrained=str(wrong), **TINY_CLIP)
+
+
+def test_geoclip_text_encoder_maps_texts_through_the_real_head():
+    from geoembed_geoclip.weights import IMAGE_HEAD_MP16
+
+    encoder = geoembed.create_text_encoder("geoclip", clip_model="ViT-B-32", clip_pretrained=None, **TINY_CLIP)
+    assert encoder.embedding_dim == 512 and encoder.default_prompt == "{}"
+    assert encoder.backbone.head_weights.sha256 == IMAGE_HEAD_MP16.sha256  # GeoCLIP's published head, from the wheel
+    vectors = encoder.encode(["desert", "snow"])
+    clip = encoder.backbone.clip.encode_text(["desert", "snow"]).float()
+    expected = torch.nn.functional.normalize(encoder.backbone.head(clip), dim=1)
+    np.testing.assert_allclose(vectors, expected.detach().numpy(), atol=1e-5)
+    # a random CLIP tower does not land in GeoCLIP's space: its bank is refused for places
+    assert encoder.space.startswith("text:geoclip-head/ViT-B-32/random-")
+    bank = ConceptBank.from_texts(["desert", "snow"], text_encoder=encoder)
+    with pytest.raises(geoembed.errors.ConceptBankError, match="mean nothing"):
+        geoembed.explain_location(lat=25.0, lon=10.0, bank=bank)
+
+
+def test_geoclip_text_space_only_for_the_published_parts():
+    from geoembed_geoclip.weights import IMAGE_HEAD_MP16
+
+    assert te.geoclip_text_space("ViT-L-14", "openai", IMAGE_HEAD_MP16, "id") == "location:geoclip.mp16"
+    assert te.geoclip_text_space("ViT-L-14", "openai", IMAGE_HEAD_MP16, "id", customised=True) != "location:geoclip.mp16"
+    assert te.geoclip_text_space("ViT-L-14", "openai", None, "id") != "location:geoclip.mp16"
+    assert te.geoclip_text_space("ViT-B-32", "openai", IMAGE_HEAD_MP16, "id") == "text:geoclip-head/ViT-B-32/openai"
 
 
 def test_cli_builds_a_bank_from_a_concept_file(tmp_path, minilm, capsys):

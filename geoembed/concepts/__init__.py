@@ -1,7 +1,18 @@
-"""Concept banks: human-readable concepts with vectors in an embedding space, and explanations of places with them."""
+"""Concept banks: human-readable concepts with vectors in an embedding space, and explanations of places with them.
 
-from geoembed.concepts.bank import ConceptBank, read_concept_file
+- :mod:`~geoembed.concepts.bank`: :class:`ConceptBank` (validation, scoring, saving), concept files, loading by name;
+- :mod:`~geoembed.concepts.text_encoders`: the text encoder registry (MiniLM offline, open_clip, sentence-transformers)
+  and the on-disk concept embedding cache;
+- :mod:`~geoembed.concepts.geodata`: concept activation vectors fitted on labelled places, and their evaluation;
+- :mod:`~geoembed.concepts.explain`: top concepts of places, concept profiles and concept maps;
+- :mod:`~geoembed.concepts.builtin`: the shipped banks (``geography``, ``generic``, ``geodata.geoclip``).
+"""
+
+from geoembed.concepts.bank import ConceptBank, load_concept_bank, location_space, read_concept_file
+from geoembed.concepts.explain import concept_map, concept_profile, explain_location, explain_locations
+from geoembed.concepts.geodata import evaluate_geodata_concepts, fit_concept_vectors, fit_geodata_bank
 from geoembed.concepts.text_encoders import (
+    GeoCLIPTextEncoder,
     OpenCLIPTextEncoder,
     SentenceTransformerTextEncoder,
     TextEncoder,
@@ -14,13 +25,23 @@ from geoembed.concepts.text_encoders import (
 
 __all__ = [
     "ConceptBank",
+    "GeoCLIPTextEncoder",
     "OpenCLIPTextEncoder",
     "SentenceTransformerTextEncoder",
     "TextEncoder",
+    "concept_map",
+    "concept_profile",
     "create_text_encoder",
     "encode_texts",
+    "evaluate_geodata_concepts",
+    "explain_location",
+    "explain_locations",
+    "fit_concept_vectors",
+    "fit_geodata_bank",
     "get_text_encoder",
     "list_text_encoders",
+    "load_concept_bank",
+    "location_space",
     "read_concept_file",
     "register_text_encoder",
 ]

