@@ -73,6 +73,18 @@ def test_featurizer_accepts_arrays_dataframes_and_geodataframes_alike():
     np.testing.assert_allclose(lonlat, from_array, atol=1e-6)
 
 
+def test_named_columns_win_over_order_and_instances_work():
+    swapped = pd.DataFrame({"lon": CITIES[:, 1], "lat": CITIES[:, 0]})
+    np.testing.assert_allclose(LocationFeaturizer(encoder="latlon").fit_transform(swapped), CITIES, atol=1e-4)
+    unnamed = pd.DataFrame(CITIES[:, ::-1], columns=["a", "b"])
+    np.testing.assert_allclose(LocationFeaturizer(encoder="latlon", order="lonlat").fit_transform(unnamed), CITIES,
+                               atol=1e-4)
+    encoder = geoembed.create_location_encoder("sphere_harmonics", degree=2)
+    feat = LocationFeaturizer(encoder=encoder).fit(CITIES)
+    assert feat.transform(CITIES).shape == (4, 9)
+    assert feat.get_feature_names_out()[0] == "sphericalharmonicsencoder_0"
+
+
 def test_set_output_pandas_keeps_the_index_and_names_columns():
     frame = pd.DataFrame({"lat": CITIES[:, 0], "lon": CITIES[:, 1]}, index=["paris", "sydney", "nyc", "tokyo"])
     feat = LocationFeaturizer(encoder="xyz").set_output(transform="pandas")

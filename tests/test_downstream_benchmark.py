@@ -258,6 +258,13 @@ def test_an_interrupted_run_resumes_where_it_stopped(two_tasks, tmp_path):
     assert changed["fold"].max() == 3  # other settings: recomputed, not mixed with the 3-fold cells
 
 
+def test_parallel_fits_give_the_same_numbers_as_serial_ones(two_tasks):
+    options = dict(tasks=["toy_hemisphere"], encoders=["xyz"], probes=["linear"], n_splits=3, progress=False)
+    serial = run_benchmark(**options, n_jobs=1)
+    parallel = run_benchmark(**options, n_jobs=2)
+    pd.testing.assert_frame_equal(serial.drop(columns="fit_seconds"), parallel.drop(columns="fit_seconds"))
+
+
 def test_run_benchmark_refuses_unknown_names_before_working(two_tasks):
     with pytest.raises(geoembed.errors.UnknownPluginError, match="toy_temperature"):
         run_benchmark(tasks=["toy_temperatur"], encoders=["xyz"])

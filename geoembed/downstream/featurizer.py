@@ -151,9 +151,14 @@ class LocationFeaturizer(TransformerMixin, BaseEstimator):
             if reset:
                 self.n_features_in_ = 1
             return "geometries", X
-        if isinstance(X, pd.DataFrame) and X.shape[1] != 2:
-            lat, lon = latlon_columns(X)
-            X = X[[lat, lon]] if self.order == "latlon" else X[[lon, lat]]
+        if isinstance(X, pd.DataFrame):
+            try:
+                lat, lon = latlon_columns(X)
+            except InvalidCoordinatesError:
+                if X.shape[1] != 2:
+                    raise
+            else:  # named columns win over ``order``: a frame with "lon", "lat" columns is never read swapped
+                X = X[[lat, lon]] if self.order == "latlon" else X[[lon, lat]]
         array = validate_data(self, X, reset=reset, dtype=np.float64, ensure_min_samples=1)
         if array.shape[1] != 2:
             raise InvalidCoordinatesError(
