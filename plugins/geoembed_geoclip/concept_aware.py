@@ -1,0 +1,200 @@
+"""The concept-aware GeoCLIP model: image and location towers aligned through a shared concept subspace.
+
+After "Towards Interpretable Geo-localization: a Concept-Aware Global Image-GPS Alignment Framework"
+(arXiv:2509.01910). A :class:`ConceptAlignment` module sits between GeoCLIP's image and location encoders:
+
+- the basis is a concept bank's frozen embeddings (``K`` concepts, ``D`` wide, L2-normalised) plus a learnable offset
+  initialised at zero, so training can adapt the concepts while they start as (and stay close to) their texts;
+- each modality is projected into the bank's space (one linear map per modality; the identity at the start when the
+  features already live there, e.g. CLIP image features with a CLIP text bank) and scored against every basis row:
+  ``a = normalize(P x) @ basis.T`` is a ``(N, K)`` vector of concept activations;
+- retrieval compares the L2-normalised activations, so an image-location score is a cosine in concept space, i.e. a
+  sum over concepts. :meth:`ConceptAwareGeoCLIP.concept_contributions` returns that sum's terms: concept ``k``
+  contributes ``a_img[k] * a_loc[k] / (|a_img| |a_loc|)`` and the terms add up exactly to the score. That is the
+  interpretable decision rule behind a prediction ("this image was placed here because both score high on *desert*
+  and *mountain range*").
+
+With ``concepts=None`` the model is plain GeoCLIP: normalised image-head output against normalised location
+embeddings.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from geoembed.location_encoder import LocationEncoder
+
+MAX_LOGIT_SCALE = math.log(100.0)  # CLIP's clamp of the inverse temperature
+
+
+def concept_basis(concepts: Any, names: Sequence[str] | None = None) -> tuple[torch.Tensor, list[str]]:
+    """``(K, D)`` float32 embeddings and ``K`` names from a tensor/array (names optional) or an object with
+    ``.embeddings`` and ``.names`` (a :class:`geoembed.concepts.ConceptBank`)."""
+    if hasattr(concepts, "embeddings") and hasattr(concepts, "names"):
+        embeddings, bank_names = concepts.embeddings, list(concepts.names)
+        if names is not None and list(names) != bank_names:
+            raise ValueError("names were given together with a concept bank that has its own names; pass one.")
+        names = bank_names
+    else:
+        embeddings = concepts
+    matrix = torch.as_tensor(embeddings).detach().to("cpu", torch.float32)
+    if matrix.ndim != 2 or matrix.shape[0] < 2 or matrix.shape[1] < 1:
+        raise ValueError(f"concept embeddings must be a (K, D) matrix with K >= 2, got shape {tuple(matrix.shape)}.")
+    if not torch.isfinite(matrix).all() or (matrix.norm(dim=1) == 0).any():
+        raise ValueError("concept embeddings must be finite and non-zero.")
+    names = [f"concept_{i}" for i in range(len(matrix))] if names is None else [str(n) for n in names]
+    if len(names) != len(matrix):
+        raise ValueError(f"{len(names)} names for {len(matrix)} concept embeddings.")
+    return matrix, names
+
+
+def _projection(in_dim: int, out_dim: int) -> nn.Linear:
+    """A linear map into the bank's space; the identity at initialisation when the widths match."""
+    layer = nn.Linear(in_dim, out_dim)
+    if in_dim == out_dim:
+        with torch.no_grad():
+            layer.weight.copy_(torch.eye(out_dim))
+            layer.bias.zero_()
+    return layer
+
+
+class ConceptAlignment(nn.Module):
+    """Concept-Aware Alignment Module: both modalities to ``(N, K)`` concept activations over a learnable basis.
+
+    Args:
+        concepts: ``(K, D)`` concept embeddings (tensor/array) or a concept bank (``.embeddings``, ``.names``).
+        image_dim: width of the image features that come in (GeoCLIP's head output: 512).
+        location_dim: width of the location embeddings that come in (GeoCLIP: 512).
+        names: concept names when ``concepts`` is a bare matrix.
+    """
+
+    def __init__(self, concepts: Any, image_dim: int, location_dim: int, *, names: Sequence[str] | None = None,
+                 center: bool = True):
+        super().__init__()
+        embeddings, self.names = concept_basis(concepts, names)
+        if center:
+            embeddings = embeddings - embeddings.mean(dim=0)
+        self.register_buffer("concept_embeddings", F.normalize(embeddings, dim=1))  # frozen
+        self.offset = nn.Parameter(torch.zeros_like(embeddings))
+        self.image_projection = _projection(image_dim, embeddings.shape[1])
+        self.location_projection = _projection(location_dim, embeddings.shape[1])
+
+    @property
+    def num_concepts(self) -> int:
+        return int(self.concept_embeddings.shape[0])
+
+    def basis(self) -> torch.Tensor:
+        """The current ``(K, D)`` basis: frozen concept embeddings plus the learned offset."""
+        return self.concept_embeddings + self.offset
+
+    def image_activations(self, features: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.image_projection(features), dim=-1) @ self.basis().T
+
+    def location_activations(self, embeddings: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.location_projection(embeddings), dim=-1) @ self.basis().T
+
+
+class ConceptAwareGeoCLIP(nn.Module):
+    """GeoCLIP's two towers, optionally aligned through a :class:`ConceptAlignment` module.
+
+    Args:
+        image_head: maps precomputed image features (a frozen backbone's output) to the image embedding; GeoCLIP's
+            is ``Linear(F, F), ReLU, Linear(F, 512)``. ``nn.Identity()`` when the features go straight to concepts.
+        location_encoder: a :class:`geoembed.LocationEncoder` (pretrained GeoCLIP in the paper).
+        concepts: the alignment module, or None for plain GeoCLIP.
+        temperature: initial temperature (GeoCLIP: 0.07); ``learn_temperature`` makes it a parameter.
+    """
+
+    def __init__(self, image_head: nn.Module, location_encoder: LocationEncoder,
+                 concepts: ConceptAlignment | None = None, *, temperature: float = 0.07, learn_temperature: bool = True):
+        super().__init__()
+        if not 0 < temperature < 1e3:
+            raise ValueError(f"temperature must be positive, got {temperature}.")
+        self.image_head = image_head
+        self.location_encoder = location_encoder
+        self.concepts = concepts
+        self.logit_scale = nn.Parameter(torch.tensor(math.log(1.0 / temperature)), requires_grad=learn_temperature)
+
+    @property
+    def concept_names(self) -> list[str]:
+        return self._require_concepts().names
+
+    def _require_concepts(self) -> ConceptAlignment:
+        if self.concepts is None:
+            raise ValueError("This is a plain GeoCLIP model (no concept module): it has no concepts to explain with.")
+        return self.concepts
+
+    def scale(self) -> torch.Tensor:
+        """The inverse temperature's log, clamped as CLIP does so training cannot blow it up."""
+        return self.logit_scale.clamp(max=MAX_LOGIT_SCALE)
+
+    # -- the two towers ----------------------------------------------------------------------------------------------
+    def image_space(self, features: torch.Tensor) -> torch.Tensor:
+        """Unnormalised image vectors in the retrieval space (concept activations when concept-aware)."""
+        z = self.image_head(features)
+        return self.concepts.image_activations(z) if self.concepts is not None else z
+
+    def location_space(self, location_embeddings: torch.Tensor) -> torch.Tensor:
+        """Unnormalised location vectors in the retrieval space, from the location encoder's outputs."""
+        if self.concepts is not None:
+            return self.concepts.location_activations(location_embeddings)
+        return location_embeddings
+
+    def embed_images(self, features: torch.Tensor) -> torch.Tensor:
+        """``(N, F)`` precomputed image features to L2-normalised retrieval embeddings."""
+        return F.normalize(self.image_space(features), dim=-1)
+
+    def embed_locations(self, latlon: torch.Tensor) -> torch.Tensor:
+        """``(N, 2)`` ``[lat, lon]`` degrees to L2-normalised retrieval embeddings."""
+        return F.normalize(self.location_space(self.location_encoder(latlon.float())), dim=-1)
+
+    def forward(self, features: torch.Tensor, latlon: torch.Tensor) -> torch.Tensor:
+        """``(N, M)`` logits of every image against every location."""
+        return self.scale().exp() * self.embed_images(features) @ self.embed_locations(latlon).T
+
+    # -- interpretation -------------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def concept_contributions(self, features: torch.Tensor, latlon: torch.Tensor) -> torch.Tensor:
+        """``(N, K)``: concept ``k``'s share of the cosine score of image ``i`` with location ``i``.
+
+        Row ``i`` sums to the score of the pair (``embed_images(f) . embed_locations(g)``), so the largest terms
+        are the concepts that drove the match.
+        """
+        self._require_concepts()
+        if len(features) != len(latlon):
+            raise ValueError(f"{len(features)} images for {len(latlon)} locations; pass one location per image.")
+        return self.embed_images(features) * self.embed_locations(latlon)
+
+    def explain(self, features: torch.Tensor, latlon: torch.Tensor, top: int = 5):
+        """The ``top`` concepts behind each image-location pair, as a pandas DataFrame.
+
+        Columns: ``pair`` (row of the input), ``rank``, ``concept``, ``contribution``, ``image_activation``,
+        ``location_activation`` (the concept's raw activations in either tower) and ``score`` (the pair's cosine).
+        """
+        import pandas as pd
+
+        contributions = self.concept_contributions(features, latlon)
+        with torch.no_grad():
+            image_act = self.image_space(features)
+            location_act = self.location_space(self.location_encoder(latlon.float()))
+        names = self.concept_names
+        top = max(1, min(int(top), len(names)))
+        values, order = contributions.topk(top, dim=1)
+        rows = []
+        for pair in range(len(contributions)):
+            score = float(contributions[pair].sum())
+            for rank, (value, k) in enumerate(zip(values[pair].tolist(), order[pair].tolist()), start=1):
+                rows.append({"pair": pair, "rank": rank, "concept": names[k], "contribution": value,
+                             "image_activation": float(image_act[pair, k]),
+                             "location_activation": float(location_act[pair, k]), "score": score})
+        return pd.DataFrame(rows)
+
+
+def geoclip_head(in_dim: int, out_dim: int = 512) -> nn.Sequential:
+    """GeoCLIP's image head shape, ``Linear(F, F), ReLU, Linear(F, out)`` (keys ``0.*`` and ``2.*`` as published)."""
+    return nn.Sequential(nn.Linear(in_dim, in_dim), nn.ReLU(), nn.Linear(in_dim, out_dim))
