@@ -74,6 +74,9 @@ _LAZY = {
     "gallery_embeddings": "geoembed.geolocate",
     "evaluate_photos": "geoembed.geolocate",
     "accuracy_at": "geoembed.geolocate",
+    # raster patches as images (geoembed/patches.py); training lives in the GeoCLIP plugin (geoembed_geoclip.training)
+    "RasterPatchSource": "geoembed.patches",
+    "RasterLayer": "geoembed.patches",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]
