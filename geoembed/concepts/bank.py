@@ -144,14 +144,15 @@ class ConceptBank:
         )
 
     # -- scoring ---------------------------------------------------------------------------------------------------
-    def check_compatible(self, dim: int, space: str | None = None, *, what: str = "the embeddings") -> None:
+    def check_compatible(self, dim: int, space: str | None = None, *, what: str = "the embeddings",
+                         hint: str = "") -> None:
         """Raise :class:`ConceptBankError` unless vectors of width ``dim`` (from ``space``) can be scored."""
         if space is not None and space != self.space:
             raise ConceptBankError(
                 f"This concept bank lives in the space {self.space!r}, but {what} come from {space!r}. Scores across "
                 f"two different embedding spaces mean nothing, even when the widths happen to match: a text bank "
                 f"cannot score location embeddings until a model maps both into one space. Use a bank built in "
-                f"{space!r} (e.g. ConceptBank.from_geodata(..., encoder=...) for a location encoder)."
+                f"{space!r} (e.g. ConceptBank.from_geodata(..., encoder=...) for a location encoder).{hint}"
             )
         if int(dim) != self.dim:
             raise ConceptBankError(

@@ -17,6 +17,7 @@ from geoembed.concepts.bank import ConceptBank, load_concept_bank, location_spac
 
 DEFAULT_BANK = "geodata.geoclip"
 DEFAULT_ENCODER = "geoclip"
+GEOCLIP_SPACE = "location:geoclip.mp16"  # pretrained GeoCLIP's location space (see location_space)
 
 
 def score_places(
@@ -38,8 +39,11 @@ def score_places(
         bank = bank.select(category=category)
     model = get_location_encoder(encoder, device=device, **encoder_kwargs)
     encoder_name = encoder if isinstance(encoder, str) else type(encoder).__name__
-    bank.check_compatible(model.embedding_dim, location_space(model),
-                          what=f"the location embeddings of {encoder_name!r}")
+    space = location_space(model)
+    hint = (" For pretrained GeoCLIP: bank='geodata.geoclip' (shipped), or a text bank embedded into GeoCLIP's space "
+            "with load_concept_bank('geography', text_encoder='geoclip') when the CLIP ViT-L/14 weights are available."
+            if space == GEOCLIP_SPACE else "")
+    bank.check_compatible(model.embedding_dim, space, what=f"the location embeddings of {encoder_name!r}", hint=hint)
     embeddings = encode_location(latlon, order="latlon", encoder=model, batch_size=batch_size, progress=progress)
     return bank, bank.score(embeddings)
 
