@@ -58,7 +58,7 @@ class Gallery:
     @classmethod
     def from_latlon(cls, latlon: Any, name: str = "custom", grid_step: float | None = None) -> "Gallery":
         """A gallery of validated coordinates (any input :func:`geoembed.as_latlon` takes)."""
-        points = np.ascontiguousarray(_as_gallery_latlon(latlon), dtype=np.float64)
+        points = np.array(_as_gallery_latlon(latlon), dtype=np.float64, order="C")  # our own copy, frozen below
         points.setflags(write=False)
         checksum = hashlib.sha256(points.astype("<f8").tobytes()).hexdigest()
         return cls(points, name, checksum, grid_step)
@@ -256,7 +256,7 @@ def retrieve(
         keep = None if allowed is None else np.asarray(allowed[start:stop], dtype=bool)
         if keep is not None and not keep.any():
             continue
-        block = _as_tensor(np.asarray(embeddings[start:stop], dtype=np.float32), dev)
+        block = _as_tensor(np.asarray(embeddings[start:stop]), dev).float()  # float16 storage is widened here
         logits = (q @ block.T) * logit_scale
         if keep is not None:
             logits[:, torch.as_tensor(~keep, device=dev)] = float("-inf")
