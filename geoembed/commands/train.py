@@ -42,6 +42,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     model.add_argument("--train-location", choices=("all", "heads", "none"),
                        help="which location encoder parameters train (default: all)")
     model.add_argument("--temperature", type=float, help="initial temperature (default: 0.07)")
+    model.add_argument("--no-center-concepts", dest="center_concepts", action="store_const", const=False,
+                       help="use the bank's vectors as they are (default: subtract their mean first)")
 
     loss = parser.add_argument_group("concept space divergence")
     loss.add_argument("--divergence", choices=("cs", "mmd"), help="Cauchy-Schwarz (default) or MMD squared")
@@ -67,7 +69,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return parser
 
 
-OPTIONS = ("image_head", "location_encoder", "train_location", "temperature", "divergence", "divergence_weight",
+OPTIONS = ("image_head", "location_encoder", "train_location", "center_concepts", "temperature", "divergence", "divergence_weight",
            "bandwidth", "epochs", "batch_size", "lr", "weight_decay", "lr_gamma", "queue_size", "gps_noise_m",
            "queue_noise_m", "views", "seed", "device", "amp")
 

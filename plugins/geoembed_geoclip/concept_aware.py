@@ -4,7 +4,11 @@ After "Towards Interpretable Geo-localization: a Concept-Aware Global Image-GPS 
 (arXiv:2509.01910). A :class:`ConceptAlignment` module sits between GeoCLIP's image and location encoders:
 
 - the basis is a concept bank's frozen embeddings (``K`` concepts, ``D`` wide, L2-normalised) plus a learnable offset
-  initialised at zero, so training can adapt the concepts while they start as (and stay close to) their texts;
+  initialised at zero, so training can adapt the concepts while they start as (and stay close to) their texts.
+  The embeddings are centred first (their mean vector subtracted, ``center=True``): sentence embeddings of a bank
+  share a large common component, and without centring every activation vector points along it, so cosines in
+  concept space barely tell places apart (on the offline raster benchmark, uncentred MiniLM banks left retrieval at
+  chance; see ``docs/concept-aware.md``). Centring keeps each concept's own direction;
 - each modality is projected into the bank's space (one linear map per modality; the identity at the start when the
   features already live there, e.g. CLIP image features with a CLIP text bank) and scored against every basis row:
   ``a = normalize(P x) @ basis.T`` is a ``(N, K)`` vector of concept activations;
@@ -166,9 +170,18 @@ class ConceptAwareGeoCLIP(nn.Module):
         are the concepts that drove the match.
         """
         self._require_concepts()
-        if len(features) != len(latlon):
-            raise ValueError(f"{len(features)} images for {len(latlon)} locations; pass one location per image.")
+        features, latlon = self._as_inputs(features, latlon)
         return self.embed_images(features) * self.embed_locations(latlon)
+
+    def _as_inputs(self, features: Any, latlon: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """Arrays or tensors, on this model's device; one location per image."""
+        device = self.logit_scale.device
+        features = torch.as_tensor(features, dtype=torch.float32, device=device)
+        latlon = torch.as_tensor(latlon, dtype=torch.float32, device=device)
+        if features.ndim != 2 or latlon.ndim != 2 or latlon.shape[1] != 2 or len(features) != len(latlon):
+            raise ValueError(f"Expected (N, F) features and (N, 2) [lat, lon] (one location per image), got "
+                             f"{tuple(features.shape)} and {tuple(latlon.shape)}.")
+        return features, latlon
 
     def explain(self, features: torch.Tensor, latlon: torch.Tensor, top: int = 5):
         """The ``top`` concepts behind each image-location pair, as a pandas DataFrame.
@@ -179,6 +192,7 @@ class ConceptAwareGeoCLIP(nn.Module):
         import pandas as pd
 
         contributions = self.concept_contributions(features, latlon)
+        features, latlon = self._as_inputs(features, latlon)
         with torch.no_grad():
             image_act = self.image_space(features)
             location_act = self.location_space(self.location_encoder(latlon.float()))

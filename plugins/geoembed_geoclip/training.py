@@ -64,6 +64,8 @@ class TrainConfig:
         image_head: ``"mlp"`` (GeoCLIP's head shape, random init), ``"mp16"`` (the published head; 768-d CLIP
             ViT-L/14 features) or ``"none"`` (features go straight to the concept projection).
         location_encoder, location_encoder_kwargs: a registered location encoder and its factory options.
+        center_concepts: subtract the bank's mean vector before normalising the basis (see
+            :class:`~geoembed_geoclip.concept_aware.ConceptAlignment`).
         train_location: ``"all"`` (the paper), ``"heads"`` (only parameters named ``*head*``: GeoCLIP's per-scale
             output layers) or ``"none"`` (frozen; with both noises at 0 its outputs are computed once, much faster).
         divergence, divergence_weight, bandwidth: the Concept Space Divergence (``"cs"`` or ``"mmd"``), its weight
@@ -77,6 +79,7 @@ class TrainConfig:
     location_encoder: str = "geoclip"
     location_encoder_kwargs: dict[str, Any] = field(default_factory=dict)
     train_location: str = "all"
+    center_concepts: bool = True
     temperature: float = 0.07
     learn_temperature: bool = True
     divergence: str = "cs"
@@ -173,7 +176,8 @@ def build_model(config: TrainConfig, feature_dim: int, concepts: Any = None) -> 
             image_dim = out_dim
             if config.image_head == "mp16":
                 _load_published_head(head, feature_dim, out_dim)
-        alignment = ConceptAlignment(concepts, image_dim, location_dim) if concepts is not None else None
+        alignment = (ConceptAlignment(concepts, image_dim, location_dim, center=config.center_concepts)
+                     if concepts is not None else None)
     if alignment is None and image_dim != location_dim:
         raise ValueError(f"Plain GeoCLIP needs image and location embeddings of one width: {image_dim} vs {location_dim}.")
     return ConceptAwareGeoCLIP(head, location_encoder, alignment, temperature=config.temperature,
