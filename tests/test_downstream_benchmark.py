@@ -258,6 +258,19 @@ def test_an_interrupted_run_resumes_where_it_stopped(two_tasks, tmp_path):
     assert changed["fold"].max() == 3  # other settings: recomputed, not mixed with the 3-fold cells
 
 
+def test_edited_task_data_is_never_served_from_old_cells(registered, tmp_path):
+    gdf = _points(60, seed=5)
+    gdf["v"] = gdf["lat_"]
+    options = dict(tasks=["toy_edit"], encoders=["latlon"], probes=["knn"], splits=["random"], n_splits=2,
+                   output=tmp_path, progress=False)
+    registered("toy_edit", data=gdf, target="v", kind="regression")
+    before = run_benchmark(**options)
+    registered("toy_edit", data=gdf.assign(v=-gdf["lat_"] * 3), target="v", kind="regression", overwrite=True)
+    after = run_benchmark(**options)
+    assert not np.allclose(before.query("metric == 'mae'")["value"], after.query("metric == 'mae'")["value"])
+    assert len((tmp_path / "cells.jsonl").read_text().splitlines()) == 2
+
+
 def test_parallel_fits_give_the_same_numbers_as_serial_ones(two_tasks):
     options = dict(tasks=["toy_hemisphere"], encoders=["xyz"], probes=["linear"], n_splits=3, progress=False)
     serial = run_benchmark(**options, n_jobs=1)

