@@ -185,12 +185,14 @@ def test_cli_explain_one_place(capsys):
 
 def test_cli_explain_a_file_and_a_map(tmp_path, capsys):
     points = tmp_path / "points.csv"
-    points.write_text("name,lat,lon\nParis,48.86,2.35\nCairo,30.04,31.24\n")
+    points.write_text("name,breite,laenge\nParis,48.86,2.35\nCairo,30.04,31.24\n")
     out = tmp_path / "explained.csv"
-    assert main(["explain", "--input", str(points), "-o", str(out), "--top-k", "2"]) == 0
+    assert main(["explain", "--input", str(points), "-o", str(out), "--top-k", "2", "--lat-col", "breite",
+                 "--lon-col", "laenge"]) == 0
     table = pd.read_csv(out)
     assert len(table) == 4 and set(table["point"]) == {0, 1}
-    assert main(["explain", "--input", str(points), "-o", str(out)]) == 2  # exists, no --overwrite
+    assert main(["explain", "--input", str(points), "-o", str(out), "--lat-col", "breite", "--lon-col", "laenge"]) == 2
+    assert "exists" in capsys.readouterr().err  # no --overwrite
     png = tmp_path / "map.png"
     assert main(["explain", "--map", "cropland", "-o", str(png), "--step", "15"]) == 0
     assert png.read_bytes()[:4] == b"\x89PNG"

@@ -29,6 +29,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     where.add_argument("--lat", type=float, help="latitude in degrees (with --lon)")
     where.add_argument("--lon", type=float, help="longitude in degrees (with --lat)")
     where.add_argument("--input", metavar="FILE", help="a file of points (CSV, Parquet, GeoJSON...; as for encode)")
+    where.add_argument("--lat-col", help="latitude column of --input (default: found by name)")
+    where.add_argument("--lon-col", help="longitude column of --input (default: found by name)")
     where.add_argument("--map", metavar="CONCEPT", help="draw this concept over a global grid instead")
     parser.add_argument("--bank", default=DEFAULT_BANK, help=f"concept bank name or saved folder (default: {DEFAULT_BANK})")
     parser.add_argument("--encoder", default="geoclip", help="location encoder name (default: geoclip)")
@@ -72,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     if args.input is not None:
         from geoembed.io import read_points
 
-        _, latlon = read_points(args.input)
+        _, latlon = read_points(args.input, lat_col=args.lat_col, lon_col=args.lon_col)
         table = explain_locations(latlon, order="latlon", bank=args.bank, encoder=args.encoder, top_k=args.top_k,
                                   category=args.category, progress=True)
     else:
