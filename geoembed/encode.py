@@ -21,7 +21,15 @@ def resolve_device(device: Any = None):
     import torch
 
     if device is not None and str(device) != "auto":
-        return torch.device(device)
+        try:
+            chosen = torch.device(device)
+        except (RuntimeError, TypeError) as exc:
+            raise ValueError(f"Unknown device {device!r} ({exc}); use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'.") from None
+        if chosen.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"Device {device!r} asked for, but CUDA is not available here; use 'cpu' or 'auto'.")
+        if chosen.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+            raise ValueError(f"Device {device!r} asked for, but Apple MPS is not available here; use 'cpu' or 'auto'.")
+        return chosen
     if torch.cuda.is_available():
         return torch.device("cuda")
     mps = getattr(torch.backends, "mps", None)

@@ -47,19 +47,15 @@ def encode_parquet(
     import pyarrow.parquet as pq
     from tqdm.auto import tqdm
 
-    from geoembed.io import embedding_column_names, latlon_from_table
+    from geoembed.io import check_embedding_columns, latlon_from_table
 
     if rows_per_chunk < 1:
         raise ValueError(f"rows_per_chunk must be positive, got {rows_per_chunk}.")
     source = pq.ParquetFile(input_path)
     geo_meta = _geo_metadata(source.schema_arrow)
     model = get_location_encoder(encoder, device=device, **encoder_kwargs)
-    names = embedding_column_names(model.embedding_dim, prefix)
-    clash = [n for n in names if n in source.schema_arrow.names]
-    if clash:
-        from geoembed.errors import DataFileError
-
-        raise DataFileError(f"{input_path} already has embedding columns ({clash[0]}...); choose another prefix.")
+    # a name clash must stop the run before any encoding
+    names = check_embedding_columns(pd.DataFrame(columns=source.schema_arrow.names), model.embedding_dim, prefix=prefix)
 
     total = source.metadata.num_rows
     rows = 0
@@ -79,9 +75,8 @@ def encode_parquet(
                     arrays = batch.columns + [pa.array(columns[j]) for j in range(len(columns))]
                     table = pa.Table.from_arrays(arrays, names=batch.schema.names + names)
                     if writer is None:
-                        schema = table.schema
-                        if geo_meta:
-                            schema = schema.with_metadata({b"geo": json.dumps(geo_meta).encode()})
+                        # keep the input's metadata: GeoParquet's "geo" (CRS, geometry column) and pandas' (index)
+                        schema = table.schema.with_metadata(source.schema_arrow.metadata or {})
                         writer = pq.ParquetWriter(tmp, schema, compression="zstd")
                     writer.write_table(table.cast(writer.schema))
                     rows += len(frame)

@@ -288,3 +288,29 @@ def test_plugins_reports_broken_runtime_and_shadowed_plugins(fake_entry_points, 
         assert any("claim the name 'geoclip'" in w for w in report["warnings"])
     finally:
         registry.location_encoders.unregister("cli_test_encoder")
+
+
+def test_parquet_to_parquet_streams_in_chunks_and_matches(tmp_path):
+    import pandas as pd
+
+    import geoembed
+
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"name": [f"p{i}" for i in range(120)], "lat": rng.uniform(-60, 60, 120),
+                          "lon": rng.uniform(-170, 170, 120)})
+    frame.to_parquet(tmp_path / "in.parquet")
+    argv = ["encode", str(tmp_path / "in.parquet"), "-o", str(tmp_path / "out.parquet"), *RANDOM,
+            "--rows-per-chunk", "50", "--no-progress"]
+    assert main(argv) == 0
+    out = pd.read_parquet(tmp_path / "out.parquet")
+    assert list(out["name"]) == list(frame["name"])
+    expected = geoembed.encode_location(lat=frame.lat, lon=frame.lon, pretrained=False, seed=0)
+    np.testing.assert_allclose(out.filter(like="emb_").to_numpy(), expected, atol=1e-5)
+
+
+def test_precision_option(cities_csv, tmp_path, capsys):
+    assert main(["encode", str(cities_csv), "-o", str(tmp_path / "bf.npy"), "--precision", "bfloat16",
+                 "--no-progress"]) == 0
+    assert main(["encode", str(cities_csv), "-o", str(tmp_path / "x.npy"), "--encoder", "xyz",
+                 "--precision", "bfloat16"]) == 2
+    assert "--precision does not apply to the location encoder 'xyz'" in capsys.readouterr().err

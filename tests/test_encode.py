@@ -118,3 +118,11 @@ def test_factory_returning_wrong_type_is_reported():
             geoembed.encode_location(lat=0.0, lon=0.0, encoder="not_an_encoder")
     finally:
         geoembed.registry.location_encoders.unregister("not_an_encoder")
+
+
+def test_unavailable_devices_are_clear_errors(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="CUDA is not available here"):
+        geoembed.resolve_device("cuda:0")
+    with pytest.raises(ValueError, match="Unknown device 'gpu'"):
+        geoembed.resolve_device("gpu")

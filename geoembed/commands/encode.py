@@ -52,6 +52,28 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     model.add_argument("--device", type=_device, default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
     model.add_argument("--normalize", action="store_true", help="L2-normalise each embedding")
+    model.add_argument(
+        "--precision",
+        choices=("float32", "bfloat16"),
+        help="inference precision, for encoders that offer it (geoclip: bfloat16 is ~2x faster on CPUs with "
+        "AVX512-BF16, cosine similarity to float32 > 0.9999)",
+    )
+
+    scale = parser.add_argument_group("scale")
+    scale.add_argument(
+        "--rows-per-chunk",
+        metavar="N",
+        type=_positive_int,
+        default=65_536,
+        help="Parquet in, Parquet out (columns layout): rows read, embedded and written at a time, which bounds "
+        "memory whatever the file size (default: 65536)",
+    )
+    scale.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="encode a Parquet file or folder of Parquet files on a running Dask cluster (tcp://host:8786); "
+        "OUTPUT is then a folder of Parquet files",
+    )
 
     out = parser.add_argument_group("output")
     out.add_argument(
@@ -75,9 +97,13 @@ def run(args: argparse.Namespace) -> int:
     from geoembed.io import check_embedding_columns, check_output, read_points, write_embeddings
 
     started = time.perf_counter()
-    output_format = check_output(args.output, overwrite=args.overwrite)  # fail before any slow work
     _check_device(args.device)
     options = _encoder_options(args)
+    if args.scheduler:
+        return _run_on_dask(args, options, started)
+    output_format = check_output(args.output, overwrite=args.overwrite)  # fail before any slow work
+    if output_format == "parquet" and args.layout == "columns" and _is_parquet(args.input):
+        return _run_streaming(args, options, started)
     table, latlon = read_points(args.input, lat_col=args.lat_col, lon_col=args.lon_col, layer=args.layer, crs=args.crs)
     if output_format == "geoparquet":
         table = _with_point_geometry(table, latlon)
@@ -110,20 +136,68 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_streaming(args: argparse.Namespace, options: dict, started: float) -> int:
+    """Parquet in, Parquet out: chunk by chunk, in bounded memory (see geoembed.streaming)."""
+    from geoembed.streaming import encode_parquet
+
+    summary = encode_parquet(
+        args.input, args.output, lat_col=args.lat_col, lon_col=args.lon_col, crs=args.crs, encoder=args.encoder,
+        batch_size=args.batch_size, rows_per_chunk=args.rows_per_chunk, normalize=args.normalize, prefix=args.prefix,
+        device=None if args.device == "auto" else args.device, overwrite=args.overwrite,
+        progress=not args.no_progress, **options,
+    )
+    print(
+        f"encoded {summary['rows']} points -> {summary['dim']}-d embeddings with {args.encoder} (streamed in chunks of "
+        f"{args.rows_per_chunk} rows) -> {args.output} in {time.perf_counter() - started:.1f} s"
+    )
+    return 0
+
+
+def _run_on_dask(args: argparse.Namespace, options: dict, started: float) -> int:
+    """A Parquet file or folder encoded on a Dask cluster into a folder of Parquet files."""
+    from geoembed.parallel import encode_parquet_dataset
+
+    if not _is_parquet(args.input):
+        raise GeoembedError(f"--scheduler needs Parquet input (a file or a folder of files), got {args.input}.")
+    summary = encode_parquet_dataset(
+        args.input, args.output, scheduler=args.scheduler, overwrite=args.overwrite, lat_col=args.lat_col,
+        lon_col=args.lon_col, crs=args.crs, encoder=args.encoder, batch_size=args.batch_size,
+        normalize=args.normalize, prefix=args.prefix, device=None if args.device == "auto" else args.device,
+        **options,
+    )
+    print(
+        f"encoded {summary['rows']} points in {summary['partitions']} partitions on {args.scheduler} with "
+        f"{args.encoder} -> {args.output}/ in {time.perf_counter() - started:.1f} s"
+    )
+    return 0
+
+
+def _is_parquet(path: str) -> bool:
+    from pathlib import Path
+
+    p = Path(path)
+    return p.suffix.lower() in (".parquet", ".geoparquet") or (p.is_dir() and any(p.glob("*.parquet")))
+
+
 def _encoder_options(args: argparse.Namespace) -> dict:
-    """Factory keyword arguments for the weights options, checked against what the factory accepts."""
-    if args.weights is None and not args.random_weights:
-        return {}
+    """Factory keyword arguments for the weights and precision options, checked against what the factory accepts."""
     from geoembed.registry import location_encoders
 
+    options: dict = {}
+    if args.weights is None and not args.random_weights and args.precision is None:
+        return options
     factory = location_encoders.get(args.encoder)
+    if args.precision is not None:
+        _require_option(factory, "precision", args.encoder, "--precision")
+        options["precision"] = args.precision
     if args.weights is not None:
         _require_option(factory, "weights_path", args.encoder, "--weights")
-        return {"weights_path": args.weights}
-    _require_option(factory, "pretrained", args.encoder, "--random-weights")
-    options: dict = {"pretrained": False}
-    if _accepts(factory, "seed"):
-        options["seed"] = args.seed
+        options["weights_path"] = args.weights
+    elif args.random_weights:
+        _require_option(factory, "pretrained", args.encoder, "--random-weights")
+        options["pretrained"] = False
+        if _accepts(factory, "seed"):
+            options["seed"] = args.seed
     return options
 
 
@@ -146,8 +220,8 @@ def _accepts(factory, option: str) -> bool:
 def _require_option(factory, option: str, encoder: str, flag: str) -> None:
     if not _accepts(factory, option):
         raise GeoembedError(
-            f"{flag} does not apply to the location encoder {encoder!r}: its factory takes no {option!r} option "
-            f"(it has no pretrained weights to replace or turn off)."
+            f"{flag} does not apply to the location encoder {encoder!r}: its factory takes no {option!r} option. "
+            f"See its documentation (geoembed plugins lists where it comes from)."
         )
 
 
@@ -166,17 +240,12 @@ def _with_point_geometry(table, latlon):
 
 
 def _check_device(device: str) -> None:
-    if device.startswith("cuda"):
-        import torch
+    from geoembed.encode import resolve_device
 
-        if not torch.cuda.is_available():
-            raise GeoembedError(f"--device {device}: CUDA is not available here; use --device cpu or auto.")
-    if device == "mps":
-        import torch
-
-        mps = getattr(torch.backends, "mps", None)
-        if mps is None or not mps.is_available():
-            raise GeoembedError("--device mps: Apple MPS is not available here; use --device cpu or auto.")
+    try:
+        resolve_device(device)
+    except ValueError as exc:
+        raise GeoembedError(f"--device {device}: {exc}") from None
 
 
 def _positive_int(text: str) -> int:
