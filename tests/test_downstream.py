@@ -230,6 +230,27 @@ def test_sample_raster_reprojects_points_and_reports_outside(tmp_path):
         sample_raster(path, lat=[0], lon=[0], bands=2)
 
 
+def test_raster_featurizer_adds_raster_values_as_features(tmp_path):
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline, make_union
+
+    from geoembed.downstream import RasterFeaturizer
+
+    data = np.arange(18 * 36, dtype=np.float32).reshape(18, 36)
+    path = tmp_path / "grid.tif"
+    _write_raster(path, data, _origin(-180, 90, 10, 10), "EPSG:4326")
+    union = make_union(LocationFeaturizer(encoder="xyz"), make_pipeline(RasterFeaturizer([path]), SimpleImputer()))
+    features = union.fit_transform(CITIES)
+    assert features.shape == (4, 4)
+    np.testing.assert_array_equal(features[:, 3], sample_raster(path, CITIES, order="latlon"))
+    raster = RasterFeaturizer([path]).fit(CITIES)
+    assert list(raster.get_feature_names_out()) == ["grid_b1"]
+    gdf = gpd.GeoDataFrame(geometry=[_square(0, 0, 2)], crs="EPSG:4326")
+    np.testing.assert_array_equal(raster.transform(gdf), [[data[8, 18]]])  # a polygon's centroid (1, 1)
+    with pytest.raises(ValueError, match="non-empty list"):
+        RasterFeaturizer("dem.tif").fit(CITIES)
+
+
 def test_accessor_encodes_and_samples_rasters(tmp_path):
     path = tmp_path / "grid.tif"
     _write_raster(path, np.arange(18 * 36, dtype=np.float32).reshape(18, 36), _origin(-180, 90, 10, 10),

@@ -291,9 +291,11 @@ def test_polygon_task_in_the_benchmark(registered):
     grid = [shapely.box(lon, lat, lon + 4, lat + 4) for lat in range(-40, 40, 8) for lon in range(-160, 160, 16)]
     gdf = gpd.GeoDataFrame({"v": [g.centroid.y for g in grid]}, geometry=grid, crs="EPSG:4326")
     registered("toy_polygons", data=gdf, target="v", kind="regression")
-    results = run_benchmark(tasks=["toy_polygons"], encoders=["xyz"], probes=["linear"], splits=["random"],
-                            n_splits=3, n_points=4, progress=False)
+    results = run_benchmark(tasks=["toy_polygons"], encoders=["xyz"], probes=["linear"],
+                            splits=["random", "holdout"], n_splits=3, n_points=4, progress=False)
     assert results.query("metric == 'r2'")["value"].mean() > 0.8
+    holdout = results.query("split == 'holdout' and metric == 'r2'")
+    assert len(holdout) == 1 and holdout["n_test"].iloc[0] == round(0.2 * len(gdf))
 
 
 def test_cli_benchmark_prints_a_table_and_writes_reports(two_tasks, tmp_path, capsys):

@@ -21,6 +21,7 @@ from geoembed.coords import as_latlon
 from geoembed.errors import InvalidCoordinatesError
 from geoembed.downstream.cache import embed_points
 from geoembed.downstream.geometry import aggregate_by_owner, geometry_points
+from geoembed.downstream.raster import sample_raster
 
 LAT_NAMES = ("lat", "latitude", "y")
 LON_NAMES = ("lon", "lng", "long", "longitude", "x")
@@ -141,28 +142,92 @@ class LocationFeaturizer(TransformerMixin, BaseEstimator):
 
     # -- input handling -----------------------------------------------------------------------------------------
     def _inputs(self, X: Any, *, reset: bool) -> tuple[str, Any]:
-        """("geometries", GeoSeries) or ("points", validated (N, 2) [lat, lon])."""
-        import geopandas as gpd
-        import pandas as pd
+        return _location_inputs(self, X, reset=reset)
 
-        if self.order not in ("latlon", "lonlat"):
-            raise ValueError(f"order must be 'latlon' or 'lonlat', got {self.order!r}.")
-        if isinstance(X, (gpd.GeoDataFrame, gpd.GeoSeries)):
-            if reset:
-                self.n_features_in_ = 1
-            return "geometries", X
-        if isinstance(X, pd.DataFrame):
-            try:
-                lat, lon = latlon_columns(X)
-            except InvalidCoordinatesError:
-                if X.shape[1] != 2:
-                    raise
-            else:  # named columns win over ``order``: a frame with "lon", "lat" columns is never read swapped
-                X = X[[lat, lon]] if self.order == "latlon" else X[[lon, lat]]
-        array = validate_data(self, X, reset=reset, dtype=np.float64, ensure_min_samples=1)
-        if array.shape[1] != 2:
-            raise InvalidCoordinatesError(
-                f"LocationFeaturizer needs 2 columns ({'lat, lon' if self.order == 'latlon' else 'lon, lat'}), got "
-                f"{array.shape[1]}. Pass a GeoDataFrame, a DataFrame with 'lat'/'lon' columns or an (N, 2) array."
-            )
-        return "points", as_latlon(array, order=self.order)
+
+class RasterFeaturizer(TransformerMixin, BaseEstimator):
+    """Raster values at each row's location as features (NaN where a raster has no data: impute them downstream).
+
+    >>> from sklearn.pipeline import make_pipeline, make_union
+    >>> from sklearn.impute import SimpleImputer
+    >>> features = make_union(LocationFeaturizer(encoder="geoclip"),
+    ...                       make_pipeline(RasterFeaturizer(["dem.tif", "netcdf:era5.nc:t2m"]), SimpleImputer()))
+    ...                                                                                          # doctest: +SKIP
+
+    Args:
+        rasters: raster sources (anything :func:`~geoembed.downstream.raster.sample_raster` opens); every band of
+            each is a feature.
+        crs: CRS of rasters whose files carry none (e.g. ``"EPSG:4326"`` for many NetCDF grids).
+        order: column order of plain arrays.
+
+    Polygons are represented by their equal-area centroid (sample a raster over a polygon's area yourself with
+    :func:`~geoembed.downstream.geometry.geometry_points`).
+    """
+
+    def __init__(self, rasters: Any = (), *, crs: Any = None, order: str = "latlon"):
+        self.rasters = rasters
+        self.crs = crs
+        self.order = order
+
+    def fit(self, X: Any, y: Any = None) -> "RasterFeaturizer":
+        """Check ``X`` and count each raster's bands (``n_bands_``)."""
+        import rasterio
+
+        if isinstance(self.rasters, (str, bytes)) or not len(self.rasters):
+            raise ValueError("rasters must be a non-empty list of raster paths, e.g. ['dem.tif'].")
+        _location_inputs(self, X, reset=True)
+        self.n_bands_ = []
+        for source in self.rasters:
+            with rasterio.open(source) as src:
+                self.n_bands_.append(src.count)
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        """float64 ``(N, total bands)``; NaN for nodata or points outside a raster."""
+        check_is_fitted(self, "n_bands_")
+        kind, value = _location_inputs(self, X, reset=False)
+        if kind == "geometries":
+            value = geometry_points(value, method="centroid").latlon
+        columns = [sample_raster(source, value, order="latlon", bands=None, crs=self.crs) for source in self.rasters]
+        return np.hstack(columns)
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """``<file stem>_b<band>`` per band (``<file stem>_<variable>_b<band>`` for ``netcdf:file:variable``)."""
+        from pathlib import Path
+
+        check_is_fitted(self, "n_bands_")
+        names = []
+        for source, count in zip(self.rasters, self.n_bands_):
+            parts = str(source).split(":")
+            stem = f"{Path(parts[1]).stem}_{parts[2]}" if len(parts) == 3 else Path(str(source)).stem  # netcdf:f:var
+            names += [f"{stem}_b{band}" for band in range(1, count + 1)]
+        return np.asarray(names, dtype=object)
+
+
+def _location_inputs(estimator: Any, X: Any, *, reset: bool) -> tuple[str, Any]:
+    """("geometries", GeoSeries) or ("points", validated (N, 2) [lat, lon]) from what a user passes as ``X``."""
+    import geopandas as gpd
+    import pandas as pd
+
+    order = estimator.order
+    if order not in ("latlon", "lonlat"):
+        raise ValueError(f"order must be 'latlon' or 'lonlat', got {order!r}.")
+    if isinstance(X, (gpd.GeoDataFrame, gpd.GeoSeries)):
+        if reset:
+            estimator.n_features_in_ = 1
+        return "geometries", X
+    if isinstance(X, pd.DataFrame):
+        try:
+            lat, lon = latlon_columns(X)
+        except InvalidCoordinatesError:
+            if X.shape[1] != 2:
+                raise
+        else:  # named columns win over ``order``: a frame with "lon", "lat" columns is never read swapped
+            X = X[[lat, lon]] if order == "latlon" else X[[lon, lat]]
+    array = validate_data(estimator, X, reset=reset, dtype=np.float64, ensure_min_samples=1)
+    if array.shape[1] != 2:
+        raise InvalidCoordinatesError(
+            f"{type(estimator).__name__} needs 2 columns ({'lat, lon' if order == 'latlon' else 'lon, lat'}), got "
+            f"{array.shape[1]}. Pass a GeoDataFrame, a DataFrame with 'lat'/'lon' columns or an (N, 2) array."
+        )
+    return "points", as_latlon(array, order=order)
