@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -145,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--data-dir", type=Path, default=Path.home() / ".cache" / "geoembed-benchmark-rasters")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/concept_aware_offline"))
+    parser.add_argument("--keep-runs", action="store_true", help="keep the training run folders in OUT/runs")
     parser.add_argument("--threads", type=int, help="torch CPU threads (1 is fastest on a busy shared machine)")
     args = parser.parse_args(argv)
     if args.threads:
@@ -164,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     from geoembed.concepts.bank import load_concept_bank
 
     banks = {name: load_concept_bank(name) for name in ("geography", "generic")}
+    # run folders hold a copy of GeoCLIP's location encoder each (~80 MB): kept only on request
+    runs = args.out / "runs" if args.keep_runs else Path(tempfile.mkdtemp(prefix="concept-aware-runs-"))
     results: dict[str, list[dict]] = {name: [] for name in VARIANTS}
     explanations = []
     for seed in args.seeds:
@@ -171,10 +176,8 @@ def main(argv: list[str] | None = None) -> int:
             options = {**COMMON, **variant, "epochs": args.epochs, "seed": seed}
             if options["concepts"] is not None:
                 options["concepts"] = banks[options["concepts"]]
-            run_dir = args.out / "runs" / f"{_slug(name)}-seed{seed}"
+            run_dir = runs / f"{_slug(name)}-seed{seed}"
             if run_dir.exists():
-                import shutil
-
                 shutil.rmtree(run_dir)
             run_started = time.perf_counter()
             result = train_geoclip(features[train], latlon[train], run_dir, progress=False, **options)
@@ -201,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     with atomic_write(args.out / "results.md") as tmp:
         tmp.write_text(table + "\n")
     plot(results, args.out / "accuracy.png")
+    if not args.keep_runs:
+        shutil.rmtree(runs)
     print(table)
     print(f"total {summary['total_seconds']:.0f} s")
     return 0

@@ -249,6 +249,10 @@ def test_run_folder_checkpoints_and_exact_resume(linear_data, tmp_path):
             "metrics.csv", "train_coordinates.npy"} <= {p.name for p in run.iterdir()}
     assert len(json.loads((run / "metrics.json").read_text())) == 2
     assert (run / "metrics.csv").read_text().splitlines()[0].startswith("epoch,lr,loss,contrastive,divergence")
+    from safetensors import safe_open
+
+    with safe_open(run / "model.safetensors", "pt") as handle:
+        assert json.loads(handle.metadata()["config"]) == json.loads((run / "config.json").read_text())
     loaded = load_model(run)
     x = torch.as_tensor(features[:4])
     assert torch.allclose(loaded.embed_images(x), straight.model.embed_images(x))

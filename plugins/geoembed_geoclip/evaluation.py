@@ -86,7 +86,7 @@ def embed_gallery(model, gallery: np.ndarray, *, batch_size: int = 8192, locatio
         if location_features is not None:
             encoded = location_features[start : start + batch_size].to(device)
         else:
-            encoded = model.location_encoder(torch.as_tensor(gallery[start : start + batch_size], device=device).float())
+            encoded = model.location_encoder(torch.tensor(gallery[start : start + batch_size], device=device).float())
         chunks.append(torch.nn.functional.normalize(model.location_space(encoded).float(), dim=-1))
     return torch.cat(chunks)
 

@@ -509,8 +509,9 @@ def _save_checkpoint(run_dir: Path, model, optimizer, scheduler, queue: GPSQueue
     from safetensors.torch import save_file
 
     weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    config = (run_dir / CONFIG_NAME).read_text()  # carried inside the weights file too, so it describes itself
     with atomic_write(run_dir / MODEL_NAME) as tmp:
-        save_file(weights, str(tmp), metadata={"format": "geoembed-geoclip-run", "epoch": str(epoch)})
+        save_file(weights, str(tmp), metadata={"format": "geoembed-geoclip-run", "epoch": str(epoch), "config": config})
     tensors = {f"model.{k}": v for k, v in weights.items()}
     optimizer_state = optimizer.state_dict()
     for index, state in optimizer_state["state"].items():
