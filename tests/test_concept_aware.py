@@ -351,3 +351,6 @@ def test_cli_train_and_evaluate(linear_data, trained_plain, tmp_path, capsys):
     code = main(["train", str(tmp_path / "f.npy"), str(tmp_path / "c.npy"), "-o", str(run), "--no-concepts",
                  "--no-progress"])
     assert code == 2 and "already holds a training run" in capsys.readouterr().err
+    code = main(["train", str(tmp_path / "f.npy"), str(tmp_path / "tc.npy"), "-o", str(tmp_path / "x"),
+                 "--no-progress"])  # 400 features, 100 coordinates: one line, no traceback
+    assert code == 2 and "pair row by row" in capsys.readouterr().err

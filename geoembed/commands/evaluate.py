@@ -6,6 +6,7 @@ import argparse
 import json
 
 from geoembed.commands.encode import _check_device, _device
+from geoembed.errors import GeoembedError
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -40,8 +41,13 @@ def run(args: argparse.Namespace) -> int:
     from geoembed_geoclip.training import evaluate_run
 
     _check_device(args.device)
-    result = evaluate_run(args.run_dir, args.features, args.coordinates, args.gallery,
-                          device=None if args.device == "auto" else args.device, progress=not args.no_progress)
+    try:
+        result = evaluate_run(args.run_dir, args.features, args.coordinates, args.gallery,
+                              device=None if args.device == "auto" else args.device, progress=not args.no_progress)
+    except (ValueError, FloatingPointError) as exc:  # bad input found deep inside: one clear line, not a traceback
+        if isinstance(exc, GeoembedError):
+            raise
+        raise GeoembedError(str(exc)) from exc
     metrics = result.metrics
     for key, value in metrics.items():
         shown = f"{100 * value:.2f} %" if key.startswith("acc@") else (f"{value:.1f}" if isinstance(value, float)

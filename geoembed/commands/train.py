@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from geoembed.commands.encode import _check_device, _device, _positive_int
+from geoembed.errors import GeoembedError
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -89,9 +90,14 @@ def run(args: argparse.Namespace) -> int:
 
     if args.device is not None:
         _check_device(args.device)
-    result = train_geoclip(args.features, args.coordinates, args.output, val_features=args.val_features,
-                           val_coordinates=args.val_coords, resume=args.resume, progress=not args.no_progress,
-                           **training_options(args))
+    try:
+        result = train_geoclip(args.features, args.coordinates, args.output, val_features=args.val_features,
+                               val_coordinates=args.val_coords, resume=args.resume, progress=not args.no_progress,
+                               **training_options(args))
+    except (ValueError, FloatingPointError) as exc:  # bad input found deep inside: one clear line, not a traceback
+        if isinstance(exc, GeoembedError):
+            raise
+        raise GeoembedError(str(exc)) from exc
     last = result.history[-1] if result.history else {}
     shown = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k not in ("epoch", "lr", "seconds"))
     print(f"trained {len(result.history)} epoch(s) -> {result.run_dir} ({shown})")

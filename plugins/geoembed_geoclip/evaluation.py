@@ -104,7 +104,7 @@ def predict_locations(model, features: Any, gallery: np.ndarray, *, gallery_embe
     gallery_embeddings = gallery_embeddings.to(device)
     best = np.empty(len(features), dtype=np.int64)
     for start in tqdm(range(0, len(features), batch_size), desc="queries", disable=not progress, leave=False):
-        batch = torch.as_tensor(np.asarray(features[start : start + batch_size], dtype=np.float32), device=device)
+        batch = torch.tensor(np.asarray(features[start : start + batch_size], dtype=np.float32), device=device)
         if not torch.isfinite(batch).all():
             raise ValueError(f"Image features rows {start}..{start + len(batch) - 1} contain NaN or infinite values.")
         if batch.ndim == 3:
