@@ -278,6 +278,16 @@ def test_views_and_memory_mapped_features(tmp_path):
     np.save(tmp_path / "feats.npy", views)
     result = train_geoclip(tmp_path / "feats.npy", latlon, tmp_path / "run", concepts=None, epochs=1, views=2, **FAST)
     assert np.isfinite(result.history[0]["loss"])
+    # the paper's path: location embeddings recomputed every step, with GPS noise on batch and queue
+    noisy = train_geoclip(views, latlon, tmp_path / "noisy", concepts=torch.randn(5, 8), epochs=1, views=2,
+                          **{**FAST, "gps_noise_m": 150.0, "queue_noise_m": 1000.0})
+    assert np.isfinite(noisy.history[0]["loss"]) and noisy.history[0]["divergence"] > 0
+    # views are averaged at evaluation (as GeoCLIP averages Ten Crop predictions)
+    evaluated = evaluate_retrieval(noisy.model, views, latlon, gallery=latlon)
+    with torch.no_grad():
+        query = torch.nn.functional.normalize(noisy.model.embed_images(torch.as_tensor(views)).mean(1), dim=-1)
+        gallery = noisy.model.embed_locations(torch.as_tensor(latlon).float())
+    assert np.array_equal(evaluated.gallery_index, (query @ gallery.T).argmax(1).numpy())
     with pytest.raises(ValueError, match="views=4"):
         train_geoclip(views, latlon, tmp_path / "other", concepts=None, views=4, **FAST)
     bad = views.copy()
