@@ -39,7 +39,8 @@ import torch
 from geoembed.atomic import atomic_write
 from geoembed.geo import haversine_km, sample_land_points
 from geoembed.patches import RasterLayer, RasterPatchSource
-from geoembed_geoclip.evaluation import THRESHOLDS_KM, embed_gallery, evaluate_retrieval
+from geoembed.geolocate import THRESHOLDS_KM
+from geoembed_geoclip.evaluation import embed_gallery, evaluate_retrieval
 from geoembed_geoclip.training import train_geoclip
 
 WHEELS = {  # package==version -> file inside the wheel
@@ -186,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
                                          gallery_embeddings=gallery).metrics
             metrics["seconds"] = time.perf_counter() - run_started
             results[name].append({"seed": seed, **metrics})
-            shown = ", ".join(f"{k} {100 * v:.1f}%" if k.startswith("acc@") else f"{k} {v:.1f}" for k, v in metrics.items())
+            shown = ", ".join(f"{k} {100 * v:.1f}%" if k.startswith("acc@") else f"{k} {v:.1f}"
+                              for k, v in metrics.items())
             print(f"seed {seed} {name}: {shown}", flush=True)
             if seed == args.seeds[0] and name == "concept-aware, geography bank":
                 explanations = _explain(result.model, features[test][:5], latlon[test][:5])
@@ -235,7 +237,8 @@ def markdown_table(results: dict[str, list[dict]], reference: dict[str, dict]) -
             values = np.array([r[key] for r in runs]) * (100 if key.startswith("acc") else 1)
             cells.append(f"{values.mean():.1f} ± {values.std(ddof=1) if len(values) > 1 else 0.0:.1f}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    for name, label in (("chance", "random gallery pick (expected)"), ("oracle", "nearest gallery point (best possible)")):
+    references = (("chance", "random gallery pick (expected)"), ("oracle", "nearest gallery point (best possible)"))
+    for name, label in references:
         lines.append(f"| *{label}* | " + " | ".join(
             f"{reference[name][k] * (100 if k.startswith('acc') else 1):.1f}" for k in keys) + " |")
     return "\n".join(lines)

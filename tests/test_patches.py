@@ -9,10 +9,19 @@ import numpy as np
 import pytest
 import rasterio
 import torch
-from rasterio.transform import from_bounds, from_origin
+from affine import Affine
 
 from geoembed.errors import DataFileError, InvalidCoordinatesError
 from geoembed.patches import RasterLayer, RasterPatchSource
+
+
+def from_origin(west: float, north: float, xsize: float, ysize: float) -> Affine:
+    """North-up geotransform (rasterio's helper of the same name warns about Affine's ``*`` on new versions)."""
+    return Affine(xsize, 0.0, west, 0.0, -ysize, north)
+
+
+def from_bounds(west: float, south: float, east: float, north: float, width: int, height: int) -> Affine:
+    return from_origin(west, north, (east - west) / width, (north - south) / height)
 
 
 def write(path, data, *, transform, crs="EPSG:4326", nodata=None, driver="GTiff"):

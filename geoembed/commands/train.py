@@ -70,9 +70,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return parser
 
 
-OPTIONS = ("image_head", "location_encoder", "train_location", "center_concepts", "temperature", "divergence", "divergence_weight",
-           "bandwidth", "epochs", "batch_size", "lr", "weight_decay", "lr_gamma", "queue_size", "gps_noise_m",
-           "queue_noise_m", "views", "seed", "device", "amp")
+OPTIONS = ("image_head", "location_encoder", "train_location", "center_concepts", "temperature", "divergence",
+           "divergence_weight", "bandwidth", "epochs", "batch_size", "lr", "weight_decay", "lr_gamma", "queue_size",
+           "gps_noise_m", "queue_noise_m", "views", "seed", "device", "amp")
 
 
 def training_options(args: argparse.Namespace) -> dict:

@@ -116,7 +116,8 @@ class ConceptAwareGeoCLIP(nn.Module):
     """
 
     def __init__(self, image_head: nn.Module, location_encoder: LocationEncoder,
-                 concepts: ConceptAlignment | None = None, *, temperature: float = 0.07, learn_temperature: bool = True):
+                 concepts: ConceptAlignment | None = None, *, temperature: float = 0.07,
+                 learn_temperature: bool = True):
         super().__init__()
         if not 0 < temperature < 1e3:
             raise ValueError(f"temperature must be positive, got {temperature}.")

@@ -24,7 +24,7 @@ import torch
 from geoembed.coords import as_latlon
 from geoembed.errors import DataFileError
 from geoembed.geo import haversine_km
-from geoembed.geolocate import THRESHOLDS_KM, accuracy_at
+from geoembed.geolocate import accuracy_at
 
 
 @dataclass

@@ -126,7 +126,8 @@ def _log_gaussian_kernel(a: torch.Tensor, b: torch.Tensor, bandwidth: torch.Tens
 
 def _check_pair(x: torch.Tensor, y: torch.Tensor) -> None:
     if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
-        raise ValueError(f"x and y must be (N, D) and (M, D) with the same D, got {tuple(x.shape)} and {tuple(y.shape)}.")
+        raise ValueError(f"x and y must be (N, D) and (M, D) with the same D, got {tuple(x.shape)} and "
+                         f"{tuple(y.shape)}.")
     if len(x) < 2 or len(y) < 2:
         raise ValueError("A divergence between distributions needs at least 2 samples on each side.")
 
@@ -177,7 +178,8 @@ def mean_log_kernel_divergence(x: torch.Tensor, y: torch.Tensor, bandwidth: floa
     )
 
 
-def concept_divergence(x: torch.Tensor, y: torch.Tensor, kind: str = "cs", bandwidth: float | None = None) -> torch.Tensor:
+def concept_divergence(x: torch.Tensor, y: torch.Tensor, kind: str = "cs",
+                       bandwidth: float | None = None) -> torch.Tensor:
     """The Concept Space Divergence loss: ``"cs"`` (Cauchy-Schwarz, default) or ``"mmd"`` (MMD squared)."""
     if kind == "cs":
         return cauchy_schwarz_divergence(x.float(), y.float(), bandwidth)

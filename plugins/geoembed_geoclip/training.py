@@ -35,8 +35,8 @@ from geoembed.atomic import atomic_write
 from geoembed.errors import GeoembedError
 
 from geoembed_geoclip.concept_aware import ConceptAlignment, ConceptAwareGeoCLIP, geoclip_head
+from geoembed.geolocate import THRESHOLDS_KM
 from geoembed_geoclip.evaluation import (
-    THRESHOLDS_KM,
     as_coordinates,
     embed_gallery,
     evaluate_retrieval,
@@ -111,9 +111,11 @@ class TrainConfig:
              f"batch_size must be an integer >= 2 (contrastive learning needs negatives), got {self.batch_size!r}"),
             (self.lr > 0 and self.weight_decay >= 0 and 0 < self.lr_gamma <= 1,
              "lr must be > 0, weight_decay >= 0 and lr_gamma in (0, 1]"),
-            (isinstance(self.queue_size, int) and self.queue_size >= 0, f"queue_size must be >= 0, got {self.queue_size!r}"),
+            (isinstance(self.queue_size, int) and self.queue_size >= 0,
+             f"queue_size must be >= 0, got {self.queue_size!r}"),
             (self.gps_noise_m >= 0 and self.queue_noise_m >= 0, "GPS noise sigmas must be >= 0 metres"),
-            (self.views is None or _positive_int(self.views), f"views must be a positive integer or None, got {self.views!r}"),
+            (self.views is None or _positive_int(self.views),
+             f"views must be a positive integer or None, got {self.views!r}"),
             (0 < self.temperature < 1, f"temperature must be in (0, 1), got {self.temperature}"),
         ]
         for ok, message in checks:
@@ -155,7 +157,8 @@ class TrainResult:
 
 # -- building models -------------------------------------------------------------------------------------------------
 def build_model(config: TrainConfig, feature_dim: int, concepts: Any = None) -> ConceptAwareGeoCLIP:
-    """A fresh model for ``config`` on the CPU; ``concepts`` (a bank or ``(K, D)`` matrix) overrides ``config.concepts``.
+    """A fresh model for ``config`` on the CPU; ``concepts`` (a bank or ``(K, D)`` matrix) overrides
+    ``config.concepts``.
 
     Initialisation is seeded with ``config.seed`` without touching the global random state.
     """
@@ -179,7 +182,8 @@ def build_model(config: TrainConfig, feature_dim: int, concepts: Any = None) -> 
         alignment = (ConceptAlignment(concepts, image_dim, location_dim, center=config.center_concepts)
                      if concepts is not None else None)
     if alignment is None and image_dim != location_dim:
-        raise ValueError(f"Plain GeoCLIP needs image and location embeddings of one width: {image_dim} vs {location_dim}.")
+        raise ValueError(f"Plain GeoCLIP needs image and location embeddings of one width: {image_dim} vs "
+                         f"{location_dim}.")
     return ConceptAwareGeoCLIP(head, location_encoder, alignment, temperature=config.temperature,
                                learn_temperature=config.learn_temperature)
 
@@ -195,7 +199,7 @@ def _load_published_head(head: torch.nn.Module, feature_dim: int, out_dim: int) 
 
 
 def load_bank(spec: Any):
-    """A concept bank from a registered name or a saved folder (via :func:`geoembed.concepts.bank.load_concept_bank`)."""
+    """A concept bank from a registered name or a saved folder (:func:`geoembed.concepts.bank.load_concept_bank`)."""
     if not isinstance(spec, (str, os.PathLike)):
         return spec
     from geoembed.concepts.bank import load_concept_bank
@@ -292,7 +296,8 @@ def train_geoclip(
 
     device = _device(config.device)
     if resume and meta["feature_dim"] != features.shape[-1]:
-        raise GeoembedError(f"The run was trained on {meta['feature_dim']}-d features; these are {features.shape[-1]}-d.")
+        raise GeoembedError(f"The run was trained on {meta['feature_dim']}-d features; these are "
+                            f"{features.shape[-1]}-d.")
     if not resume and (run_dir / CONFIG_NAME).exists():
         raise GeoembedError(f"{run_dir} already holds a training run; resume it (resume=True / --resume) or choose "
                             f"another folder.")
