@@ -203,7 +203,7 @@ def test_retrieval_is_far_above_chance(linear_data, trained_plain):
     assert losses[-1] < losses[0]
 
 
-def test_concept_model_recovers_planted_concepts(tmp_path):
+def test_concept_model_recovers_planted_concepts(tmp_path, capsys):
     """Four regions (nearest of four home points); each region's images show one planted concept of 12 (orthonormal
     concept vectors) plus noise. After training, the top contribution of (image, its location) is that concept."""
     rng = np.random.default_rng(0)
@@ -232,6 +232,17 @@ def test_concept_model_recovers_planted_concepts(tmp_path):
     same_region = np.mean(region[test] == region[train][retrieval.gallery_index])
     assert same_region > 0.8  # chance: ~0.3 (measured 0.93)
     assert result.model.concept_names == bank.names
+
+    from geoembed.cli import main
+
+    np.save(tmp_path / "f.npy", features[test][:3])
+    np.save(tmp_path / "c.npy", latlon[test][:3])
+    assert main(["evaluate", str(tmp_path / "run"), str(tmp_path / "f.npy"), str(tmp_path / "c.npy"), "--explain", "3",
+                 "--top", "1", "--no-progress"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("image ")]
+    index = evaluate_run(tmp_path / "run", features[test][:3], latlon[test][:3]).gallery_index
+    expected = [f"concept {planted[region[train][i]]} (" for i in index]  # the predicted place's planted concept
+    assert len(lines) == 3 and sum(e in line for e, line in zip(expected, lines)) >= 2
 
 
 def test_run_folder_checkpoints_and_exact_resume(linear_data, tmp_path):
@@ -309,6 +320,24 @@ def test_bad_inputs_are_refused(tmp_path):
                                 location_encoder_kwargs=RFF), 24)
 
 
+def test_plain_model_with_the_published_parts_is_geoclip():
+    """image_head='mp16' + the pretrained location encoder: the towers are GeoCLIP's own (before any training)."""
+    from geoembed.weights import load_state_dict, resolve_weights
+    from geoembed_geoclip.image_encoder import image_head
+    from geoembed_geoclip.weights import IMAGE_HEAD_MP16
+
+    model = build_model(TrainConfig(concepts=None, image_head="mp16"), 768)
+    head = image_head()
+    head.load_state_dict(load_state_dict(resolve_weights(IMAGE_HEAD_MP16).path))
+    features = torch.randn(4, 768, generator=torch.Generator().manual_seed(0))
+    latlon = torch.as_tensor(sample_sphere(4, seed=0)).float()
+    with torch.no_grad():
+        assert torch.allclose(model.embed_images(features), torch.nn.functional.normalize(head(features), dim=1))
+        reference = create_location_encoder("geoclip")(latlon)
+        assert torch.allclose(model.embed_locations(latlon), torch.nn.functional.normalize(reference, dim=1))
+    assert float(1 / model.scale().detach().exp()) == pytest.approx(0.07)
+
+
 def test_pretrained_geoclip_partial_training(tmp_path):
     """The real towers: GeoCLIP's published image head and location encoder, only the location heads training."""
     rng = np.random.default_rng(0)
@@ -357,6 +386,10 @@ def test_cli_train_and_evaluate(linear_data, trained_plain, tmp_path, capsys):
     expected = evaluate_run(trained_plain.run_dir, test_features, test_latlon).metrics
     assert metrics == pytest.approx(expected)
     assert (tmp_path / "p.csv").read_text().splitlines()[0] == "lat,lon,pred_lat,pred_lon,error_km"
+
+    code = main(["evaluate", str(trained_plain.run_dir), str(tmp_path / "tf.npy"), str(tmp_path / "tc.npy"),
+                 "--explain", "2", "--no-progress"])
+    assert code == 2 and "--explain needs a concept-aware run" in capsys.readouterr().err
 
     code = main(["train", str(tmp_path / "f.npy"), str(tmp_path / "c.npy"), "-o", str(run), "--no-concepts",
                  "--no-progress"])

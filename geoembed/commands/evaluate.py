@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from geoembed.commands.encode import _check_device, _device
+from geoembed.commands.encode import _check_device, _device, _positive_int
 from geoembed.errors import GeoembedError
 
 
@@ -27,6 +27,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                              "coordinates), or a .npy / points file")
     parser.add_argument("-o", "--output", metavar="JSON", help="write the metrics to this JSON file")
     parser.add_argument("--predictions", metavar="CSV", help="write per-image true/predicted coordinates and error")
+    parser.add_argument("--explain", type=_positive_int, metavar="N",
+                        help="concept-aware runs: print the concepts behind the predictions of the first N images")
+    parser.add_argument("--top", type=_positive_int, default=5, help="concepts shown per image with --explain")
     parser.add_argument("--device", type=_device, default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)
@@ -62,4 +65,26 @@ def run(args: argparse.Namespace) -> int:
                               "pred_lon": result.predictions[:, 1], "error_km": result.errors_km})
         with atomic_write(args.predictions) as tmp:
             table.to_csv(tmp, index=False)
+    if args.explain:
+        print_explanations(args, result)
     return 0
+
+
+def print_explanations(args: argparse.Namespace, result) -> None:
+    """Why each of the first N images was placed where it was: the concepts that added most to the winning score."""
+    from geoembed_geoclip.evaluation import load_features
+    from geoembed_geoclip.training import load_model
+
+    model = load_model(args.run_dir, device=None if args.device == "auto" else args.device)
+    if model.concepts is None:
+        raise GeoembedError("--explain needs a concept-aware run; this one is plain GeoCLIP (trained with --no-concepts).")
+    features = load_features(args.features)[: args.explain]
+    if features.ndim == 3:
+        features = features[:, 0]  # the first view of each image
+    predicted = result.predictions[: args.explain]
+    table = model.explain(features, predicted, top=args.top)
+    for pair, group in table.groupby("pair"):
+        lat, lon = predicted[pair]
+        concepts = ", ".join(f"{c} ({v:+.3f})" for c, v in zip(group["concept"], group["contribution"]))
+        print(f"image {pair}: placed at {lat:.2f}, {lon:.2f} ({result.errors_km[pair]:.0f} km off) because of: "
+              f"{concepts}")

@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -178,8 +179,8 @@ class ConceptAwareGeoCLIP(nn.Module):
     def _as_inputs(self, features: Any, latlon: Any) -> tuple[torch.Tensor, torch.Tensor]:
         """Arrays or tensors, on this model's device; one location per image."""
         device = self.logit_scale.device
-        features = torch.as_tensor(features, dtype=torch.float32, device=device)
-        latlon = torch.as_tensor(latlon, dtype=torch.float32, device=device)
+        features, latlon = (x.to(device, torch.float32) if isinstance(x, torch.Tensor)
+                            else torch.tensor(np.asarray(x, dtype=np.float32), device=device) for x in (features, latlon))
         if features.ndim != 2 or latlon.ndim != 2 or latlon.shape[1] != 2 or len(features) != len(latlon):
             raise ValueError(f"Expected (N, F) features and (N, 2) [lat, lon] (one location per image), got "
                              f"{tuple(features.shape)} and {tuple(latlon.shape)}.")
