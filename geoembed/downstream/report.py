@@ -22,6 +22,7 @@ import numpy as np
 from geoembed.atomic import atomic_write
 
 PRIMARY_METRIC = {"regression": "r2", "classification": "macro_f1"}
+R2_FLOOR = -1.0  # charts clip R2 below this (the value is printed on the bar)
 
 
 def summarize(results):
@@ -189,10 +190,18 @@ def plot_task_chart(task_summary, out: Path) -> Path:
     splits = list(dict.fromkeys(data["split"]))
     fig, ax = plt.subplots(figsize=(max(5.0, 1.1 * len(encoders) + 2), 3.8))
     width = 0.8 / max(len(splits), 1)
+    floor = R2_FLOOR if metric == "r2" else None
     for i, split in enumerate(splits):
         sub = data[data["split"] == split].set_index("encoder").reindex(encoders)
-        ax.bar(np.arange(len(encoders)) + (i - (len(splits) - 1) / 2) * width, sub["mean"], width,
-               yerr=sub["std"], capsize=3, label=f"{split} split")
+        x = np.arange(len(encoders)) + (i - (len(splits) - 1) / 2) * width
+        ax.bar(x, sub["mean"], width, yerr=sub["std"], capsize=3, label=f"{split} split")
+        if floor is not None:  # a failed encoder (R2 of -6) would squash every other bar: clip it and print its value
+            for xi, value in zip(x, sub["mean"]):
+                if value < floor:
+                    ax.annotate(f"{value:.1f}", (xi, floor), xytext=(0, 3), textcoords="offset points",
+                                ha="center", fontsize=7, bbox=dict(facecolor="white", edgecolor="none", pad=0.5))
+    if floor is not None and data["mean"].min() < floor:
+        ax.set_ylim(floor, 1.05)  # R2 never exceeds 1; error bars beyond the frame are cut
     ax.set_xticks(np.arange(len(encoders)))
     ax.set_xticklabels(encoders, rotation=20, ha="right")
     ax.set_ylabel(metric)
