@@ -311,6 +311,9 @@ def test_bad_inputs_are_refused(tmp_path):
     latlon = sample_sphere(8, seed=0)
     with pytest.raises(ValueError, match="pair row by row"):
         train_geoclip(np.zeros((7, 4), np.float32), latlon, tmp_path / "a", **FAST)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            train_geoclip(np.zeros((8, 4), np.float32), latlon, tmp_path / "b", device="cuda", **FAST)
     with pytest.raises(ValueError, match="image_head must be"):
         TrainConfig(image_head="vit")
     with pytest.raises(ValueError, match="needs a concept bank"):
