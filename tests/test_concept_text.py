@@ -91,7 +91,6 @@ def test_builtin_geography_bank(minilm):
     assert best_geo in {"tuk-tuks", "thai script", "auto rickshaws"}
 
 
-@pytest.mark.slow
 def test_builtin_generic_bank(minilm):
     generic = geoembed.load_concept_bank("generic", text_encoder=minilm)
     assert len(generic) >= 300 and generic.space == minilm.space
