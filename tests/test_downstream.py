@@ -265,3 +265,7 @@ def test_accessor_encodes_and_samples_rasters(tmp_path):
     assert gdf.geometry.geoembed.encode(encoder="xyz").shape == (2, 3)
     with pytest.raises(TypeError, match="GeoDataFrame"):
         pd.DataFrame({"a": [1]}).geoembed.encode()
+    many = gpd.GeoDataFrame({"v": np.arange(12.0)}, geometry=gpd.points_from_xy(np.arange(12), np.arange(12)),
+                            crs="EPSG:4326")
+    task = many.geoembed.to_task("toy_accessor", target="v", kind="regression", register=False)
+    assert task.name == "toy_accessor" and task.kind == "regression" and "toy_accessor" not in geoembed.list_tasks()

@@ -137,6 +137,8 @@ def test_bad_task_options_are_refused():
         Task(name="bad", data=gdf.assign(y="one"), target="y", kind="classification")
     with pytest.raises(TypeError, match="target="):
         register_task("bad", gdf)
+    with pytest.raises(ValueError, match="block_size_deg"):
+        Task(name="bad", data=gdf.assign(y=gdf["lat_"]), target="y", kind="regression", block_size_deg=-5)
 
 
 def test_classes_too_small_for_the_folds_are_reported():

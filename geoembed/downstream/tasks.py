@@ -44,6 +44,7 @@ class Task:
         block_size_deg: side of the spatial CV blocks in degrees (None: :func:`default_block_size`).
         description, sampling, version: what is predicted, how the rows were drawn, data version.
         provenance: ``{"source": ..., "license": ..., "citation": ...}``.
+        units: units of the target before ``target_transform`` (for reports).
     """
 
     name: str
@@ -135,6 +136,10 @@ def validate_task(task: Task) -> None:
     if task.target_transform is not None and task.target_transform not in TARGET_TRANSFORMS:
         raise ValueError(f"target_transform must be one of {sorted(TARGET_TRANSFORMS)} or None, got "
                          f"{task.target_transform!r}.")
+    if task.block_size_deg is not None and not (isinstance(task.block_size_deg, (int, float))
+                                                and 0 < task.block_size_deg <= 180):
+        raise ValueError(f"Task {task.name!r}: block_size_deg must be a number of degrees in (0, 180], got "
+                         f"{task.block_size_deg!r}.")
     unknown = set(task.metrics) - set(DEFAULT_METRICS.get(task.kind, ()))
     if unknown:
         raise ValueError(f"Task {task.name!r}: metrics {sorted(unknown)} do not apply to {task.kind}; use "
