@@ -258,6 +258,11 @@ def test_an_interrupted_run_resumes_where_it_stopped(two_tasks, tmp_path):
     changed = run_benchmark(tasks=["toy_temperature"], encoders=["xyz"], probes=["linear"], n_splits=4,
                             output=out, progress=False)
     assert changed["fold"].max() == 3  # other settings: recomputed, not mixed with the 3-fold cells
+    blocks = run_benchmark(tasks=["toy_temperature"], encoders=["xyz"], probes=["linear"], splits=["spatial"],
+                           n_splits=3, block_size_deg=40.0, output=out, progress=False)
+    before = results.query("encoder == 'xyz' and split == 'spatial'")
+    assert not np.array_equal(blocks["n_test"].to_numpy(), before["n_test"].to_numpy())  # other blocks, other folds
+    assert json.loads((out / "results.json").read_text())["config"]["block_size_deg"]["toy_temperature"] == 40.0
 
 
 def test_edited_task_data_is_never_served_from_old_cells(registered, tmp_path):

@@ -40,6 +40,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--splits", nargs="+", metavar="SPLIT", default=["spatial", "random"],
                         help="spatial, random and/or holdout (default: spatial random)")
     parser.add_argument("--folds", type=_at_least_two, help="folds per split (default 5; --quick: 3)")
+    parser.add_argument("--block-size", type=float, metavar="DEG",
+                        help="spatial CV block side in degrees for every task (default: each task's own)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0], help="seeds (default: 0)")
     parser.add_argument("--max-rows", type=_positive_int, help="subsample each task (--quick: 600)")
     parser.add_argument("--quick", action="store_true",
@@ -72,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"geoembed benchmark: error: {exc}", file=sys.stderr)
         return 2
     results = run_benchmark(**options, output=args.output, resume=not args.no_resume,
-                            progress=not args.no_progress, n_jobs=args.jobs)
+                            progress=not args.no_progress, n_jobs=args.jobs, block_size_deg=args.block_size)
     table = headline_table(summarize(results))
     print(table.attrs.get("caption", ""))
     print(text_table(table))

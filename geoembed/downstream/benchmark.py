@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -118,6 +118,7 @@ def run_benchmark(
     batch_size: int = 8192,
     device: str | None = None,
     n_jobs: int = 1,
+    block_size_deg: float | None = None,
 ):
     """Evaluate location encoders on benchmark tasks; returns a tidy DataFrame, one row per fold and metric.
 
@@ -132,6 +133,7 @@ def run_benchmark(
         max_rows: subsample each task to at most this many rows (seeded; ``quick``: 600).
         output: folder for ``cells.jsonl`` (resume) and the reports; None keeps everything in memory.
         resume: skip cells already in ``output`` (computed with the same settings).
+        block_size_deg: spatial CV block side for every task (default: each task's own, 15 for global tasks).
         n_jobs: probe fits run in parallel over this many processes (-1: one per CPU core); each fit uses one BLAS
             thread, which is also fastest for these small problems on a busy machine.
 
@@ -149,6 +151,8 @@ def run_benchmark(
     out_dir = Path(output) if output is not None else None
     done = _read_cells(out_dir / "cells.jsonl") if (out_dir is not None and resume) else {}
     loaded = {name: _subsample(load_task(name), config.max_rows) for name in config.tasks}
+    if block_size_deg is not None:
+        loaded = {name: replace(task, block_size_deg=block_size_deg) for name, task in loaded.items()}
     config.block_size_deg = {name: float(task.block_size_deg) for name, task in loaded.items()}
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -200,8 +204,6 @@ RESULT_COLUMNS = ["task", "kind", "encoder", "split", "probe", "seed", "fold", "
 
 def _subsample(task: Any, max_rows: int | None) -> Any:
     """The task itself, or a seeded subsample of ``max_rows`` rows (quick mode)."""
-    from dataclasses import replace
-
     if max_rows is None or len(task.data) <= max_rows:
         return task
     data = task.data.sample(n=max_rows, random_state=0).sort_index()
