@@ -197,6 +197,26 @@ def test_a_class_missing_from_a_spatial_training_fold_is_handled():
     assert scores["accuracy"] == 0.0 and scores["macro_f1"] == 0.0
 
 
+def test_the_linear_probe_picks_its_regularisation_by_spatial_blocks_when_given_them(monkeypatch):
+    captured = {}
+    real = protocol.make_probe
+
+    def spy(probe, **kwargs):
+        captured["inner_cv"] = kwargs.get("inner_cv")
+        return real(probe, **kwargs)
+
+    monkeypatch.setattr(protocol, "make_probe", spy)
+    latlon = _points(300, seed=4).get_coordinates().to_numpy()[:, ::-1]
+    X, y = np.column_stack([latlon, latlon ** 2]), latlon[:, 0]
+    blocks = protocol.block_ids(latlon, 30.0)
+    protocol.fit_predict("linear", X, y, X[:5], classification=False, groups=blocks)
+    assert len(captured["inner_cv"]) == protocol.INNER_CV
+    for train, test in captured["inner_cv"]:
+        assert not set(blocks[train]) & set(blocks[test])
+    protocol.fit_predict("linear", X, y, X[:5], classification=False)  # random split: efficient leave-one-out
+    assert captured["inner_cv"] is None
+
+
 def test_metrics_by_hand():
     scores = protocol.score(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 5.0]), classification=False)
     assert scores["mae"] == pytest.approx(2 / 3) and scores["rmse"] == pytest.approx(np.sqrt(4 / 3))

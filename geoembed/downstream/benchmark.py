@@ -26,7 +26,8 @@ DEFAULT_ENCODERS = ("geoclip", "geoclip-random", "sphere_harmonics", "rff", "xyz
 DEFAULT_SPLITS = ("spatial", "random")
 QUICK_MAX_ROWS = 600
 QUICK_N_POINTS = 8
-PROTOCOL_VERSION = "1"  # bump when a change to splits/probes/metrics makes old cells incomparable
+# Bump when a change to splits/probes/metrics makes old cells incomparable (2: spatial inner CV in the spatial split).
+PROTOCOL_VERSION = "2"
 
 
 @dataclass
@@ -241,8 +242,10 @@ def _run_cells(task: Any, X: np.ndarray, keys: list[tuple], config: BenchmarkCon
         folds = protocol.make_folds(split, latlon, y, classification=classification, n_splits=config.n_splits,
                                     block_size_deg=task.block_size_deg, seed=seed)
         jobs += [(key, fold, train, test) for fold, (train, test) in enumerate(folds)]
+    blocks = protocol.block_ids(latlon, task.block_size_deg)  # inner CV of the spatial split is spatial too
     fitted = Parallel(n_jobs=n_jobs, return_as="generator")(
-        delayed(_fit_fold)(key[3], X[train], y[train], X[test], classification, key[4])
+        delayed(_fit_fold)(key[3], X[train], y[train], X[test], classification, key[4],
+                           blocks[train] if key[2] == "spatial" else None)
         for key, _, train, test in jobs
     )
     by_key: dict[tuple, list] = {}
@@ -264,13 +267,15 @@ def _run_cells(task: Any, X: np.ndarray, keys: list[tuple], config: BenchmarkCon
         yield key, rows, {"latlon": latlon[tested], "y_true": y[tested], "y_pred": predicted[tested]}
 
 
-def _fit_fold(probe: str, X_train, y_train, X_test, classification: bool, seed: int) -> tuple[np.ndarray, float]:
+def _fit_fold(probe: str, X_train, y_train, X_test, classification: bool, seed: int,
+              groups: np.ndarray | None) -> tuple[np.ndarray, float]:
     """One probe fit (run in a worker process): predictions and seconds, with single-threaded BLAS."""
     from threadpoolctl import threadpool_limits
 
     start = time.perf_counter()
     with threadpool_limits(limits=1, user_api="blas"):
-        pred = protocol.fit_predict(probe, X_train, y_train, X_test, classification=classification, seed=seed)
+        pred = protocol.fit_predict(probe, X_train, y_train, X_test, classification=classification, seed=seed,
+                                    groups=groups)
     return pred, time.perf_counter() - start
 
 

@@ -25,7 +25,7 @@ from geoembed.errors import DataFileError
 
 SPLITS = ("spatial", "random", "holdout")
 PROBES = ("linear", "knn", "mlp")
-RIDGE_ALPHAS = tuple(np.logspace(-3, 5, 17))
+RIDGE_ALPHAS = tuple(np.logspace(-3, 5, 9))
 LOGISTIC_CS = (0.01, 0.1, 1.0, 10.0)
 KNN_NEIGHBOURS = 10
 MLP_HIDDEN = (128,)
@@ -92,8 +92,12 @@ def check_class_sizes(y: np.ndarray, n_splits: int) -> None:
         )
 
 
-def make_probe(probe: str, *, classification: bool, seed: int = 0) -> Any:
-    """An unfitted scikit-learn pipeline: scaler + probe (+ target scaling for regression)."""
+def make_probe(probe: str, *, classification: bool, seed: int = 0, inner_cv: Any = None) -> Any:
+    """An unfitted scikit-learn pipeline: scaler + probe (+ target scaling for regression).
+
+    ``inner_cv``: the (train, test) splits that choose the linear probe's regularisation; None uses efficient
+    leave-one-out (ridge) or 3 stratified folds (logistic).
+    """
     from sklearn.compose import TransformedTargetRegressor
     from sklearn.linear_model import LogisticRegressionCV, RidgeCV
     from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
@@ -105,14 +109,14 @@ def make_probe(probe: str, *, classification: bool, seed: int = 0) -> Any:
         raise ValueError(f"probe must be one of {PROBES}, got {probe!r}.")
     if classification:
         model = {
-            "linear": lambda: LogisticRegressionCV(Cs=list(LOGISTIC_CS), cv=INNER_CV, max_iter=200, tol=1e-3,
-                                                   **_new_logistic_defaults(LogisticRegressionCV)),
+            "linear": lambda: LogisticRegressionCV(Cs=list(LOGISTIC_CS), cv=inner_cv or INNER_CV, max_iter=200,
+                                                   tol=1e-3, **_new_logistic_defaults(LogisticRegressionCV)),
             "knn": lambda: KNeighborsClassifier(n_neighbors=KNN_NEIGHBOURS, weights="distance"),
             "mlp": lambda: MLPClassifier(hidden_layer_sizes=MLP_HIDDEN, random_state=seed, **MLP_OPTIONS),
         }[probe]()
         return make_pipeline(StandardScaler(), model)
     model = {
-        "linear": lambda: RidgeCV(alphas=RIDGE_ALPHAS),
+        "linear": lambda: RidgeCV(alphas=RIDGE_ALPHAS, cv=inner_cv),
         "knn": lambda: KNeighborsRegressor(n_neighbors=KNN_NEIGHBOURS, weights="distance"),
         "mlp": lambda: MLPRegressor(hidden_layer_sizes=MLP_HIDDEN, random_state=seed, **MLP_OPTIONS),
     }[probe]()
@@ -128,8 +132,14 @@ def _new_logistic_defaults(cls) -> dict:
     return {k: v for k, v in wanted.items() if k in accepted}
 
 
-def fit_predict(probe: str, X_train, y_train, X_test, *, classification: bool, seed: int = 0) -> np.ndarray:
+def fit_predict(
+    probe: str, X_train, y_train, X_test, *, classification: bool, seed: int = 0, groups: np.ndarray | None = None
+) -> np.ndarray:
     """Fit a probe on the training rows and predict the test rows.
+
+    ``groups`` (spatial block ids of the training rows, given for the spatial split) make the linear probe choose its
+    regularisation by spatial block CV too: a random inner split would leak just as a random outer split does, and
+    pick too little regularisation for extrapolating to unseen blocks. With fewer than 3 blocks the inner CV is random.
 
     For classification, training classes too rare for the linear probe's internal cross-validation (which can happen
     when spatial folds split a class unevenly) are left out of that fold's training set: the probe then simply never
@@ -143,9 +153,16 @@ def fit_predict(probe: str, X_train, y_train, X_test, *, classification: bool, s
         labels, counts = np.unique(y_train, return_counts=True)
         keep = np.isin(y_train, labels[counts >= INNER_CV])
         X_train, y_train = X_train[keep], y_train[keep]
+        groups = None if groups is None else groups[keep]
         if len(np.unique(y_train)) < 2:
             return np.full(len(X_test), labels[np.argmax(counts)])
-    model = make_probe(probe, classification=classification, seed=seed)
+    inner_cv = None
+    if probe == "linear" and groups is not None and len(np.unique(groups)) >= INNER_CV:
+        from sklearn.model_selection import GroupKFold
+
+        splitter = GroupKFold(n_splits=INNER_CV, shuffle=True, random_state=seed)
+        inner_cv = list(splitter.split(X_train, y_train, groups))
+    model = make_probe(probe, classification=classification, seed=seed, inner_cv=inner_cv)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # bounded iterations are part of the protocol
         # small tasks (176 countries) have fewer training rows than the MLP's batch: one batch is then the whole set
