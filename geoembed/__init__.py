@@ -34,6 +34,10 @@ _LAZY = {
     "resolve_device": "geoembed.encode",
     "as_latlon": "geoembed.coords",
     "LocationEncoder": "geoembed.location_encoder",
+    # scale: Parquet files larger than memory, and Dask clusters (geoembed/streaming.py, parallel.py)
+    "encode_parquet": "geoembed.streaming",
+    "encode_dask": "geoembed.parallel",
+    "encode_parquet_dataset": "geoembed.parallel",
     # weights
     "WeightsRecord": "geoembed.weights",
     "resolve_weights": "geoembed.weights",

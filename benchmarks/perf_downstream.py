@@ -1,0 +1,110 @@
+"""Downstream suite with the reference GeoCLIP encoder beside geoembed's, in one run.
+
+For each encoder -- the reference implementation (the ``geoclip`` package's ``LocationEncoder``, wrapped as a
+geoembed plugin for this script only), geoembed float32 (``geoclip``) and geoembed bfloat16 (``geoclip-bf16``) -- the
+quick downstream suite (``run_benchmark(quick=True)``) runs in a fresh process with an empty embedding cache, so each
+wall time includes computing every embedding. Then the scores are compared: bfloat16 against float32 (the issue's
+target: every score within 0.005), and float32 against the reference (should be identical).
+
+    python benchmarks/perf_downstream.py --output benchmark-results/perf_downstream.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ENCODERS = ("geoclip-reference", "geoclip", "geoclip-bf16")
+
+
+def register_reference() -> None:
+    """Make the reference implementation available as the location encoder ``geoclip-reference``."""
+    import geoembed
+
+    def make_reference(**_):
+        from geoclip import LocationEncoder as ReferenceEncoder  # imports transformers: ~7 s
+
+        class Reference(geoembed.LocationEncoder):
+            embedding_dim = 512
+
+            def __init__(self):
+                super().__init__()
+                self.model = ReferenceEncoder().eval()
+
+            def forward(self, latlon):
+                return self.model(latlon)
+
+        return Reference()
+
+    geoembed.register_location_encoder("geoclip-reference", make_reference, overwrite=True)
+
+
+def child(encoder: str, results_path: str) -> None:
+    """Run the quick suite for one encoder in this (fresh) process and save its tidy results."""
+    import geoembed
+
+    register_reference()
+    start = time.perf_counter()
+    results = geoembed.run_benchmark(tasks=["*"], encoders=[encoder], quick=True, progress=False)
+    wall = time.perf_counter() - start
+    results.to_csv(results_path, index=False)
+    print(json.dumps({"encoder": encoder, "wall_s": wall}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--encoders", nargs="+", default=list(ENCODERS))
+    parser.add_argument("--output", default="benchmark-results/perf_downstream.json")
+    parser.add_argument("--child", nargs=2, metavar=("ENCODER", "RESULTS_CSV"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(*args.child)
+        return
+
+    import pandas as pd
+
+    work = Path(tempfile.mkdtemp(prefix="perf_downstream_"))
+    walls, tables = {}, {}
+    for encoder in args.encoders:
+        env = dict(os.environ, GEOEMBED_CACHE_DIR=str(work / f"cache-{encoder}"))  # empty cache: embed everything
+        csv = work / f"{encoder}.csv"
+        start = time.perf_counter()
+        out = subprocess.run([sys.executable, __file__, "--child", encoder, str(csv)], env=env, check=True,
+                             capture_output=True, text=True)
+        walls[encoder] = {"process_s": time.perf_counter() - start, **json.loads(out.stdout.strip().splitlines()[-1])}
+        tables[encoder] = pd.read_csv(csv)
+        print(f"{encoder}: quick suite {walls[encoder]['wall_s']:.1f} s "
+              f"(process {walls[encoder]['process_s']:.1f} s)", flush=True)
+
+    keys = ["task", "split", "probe", "metric"]
+    means = {e: t.groupby(keys)["value"].mean() for e, t in tables.items()}
+    report: dict = {"wall_seconds": walls, "comparisons": {}}
+    for a, b in (("geoclip-bf16", "geoclip"), ("geoclip", "geoclip-reference")):
+        if a in means and b in means:
+            diff = (means[a] - means[b]).abs()
+            report["comparisons"][f"{a} vs {b}"] = {
+                "max_abs_score_difference": float(diff.max()),
+                "worst": str(diff.idxmax()),
+                "n_scores": int(diff.size),
+            }
+            print(f"{a} vs {b}: max |score difference| {diff.max():.5f} over {diff.size} mean scores "
+                  f"(worst: {diff.idxmax()})")
+    if "geoclip-reference" in walls and "geoclip" in walls:
+        ratio = walls["geoclip-reference"]["wall_s"] / walls["geoclip"]["wall_s"]
+        report["speedup_vs_reference"] = ratio
+        print(f"quick suite wall time: reference {walls['geoclip-reference']['wall_s']:.1f} s, geoembed "
+              f"{walls['geoclip']['wall_s']:.1f} s ({ratio:.2f}x faster)")
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2, default=str))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
