@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from geoembed.atomic import atomic_write
-from geoembed.encode import DEFAULT_BATCH_SIZE, DEFAULT_ENCODER, get_location_encoder, iter_embeddings
+from geoembed.encode import DEFAULT_BATCH_SIZE, DEFAULT_ENCODER
 
 DEFAULT_ROWS_PER_CHUNK = 16_384
 
@@ -47,6 +47,7 @@ def encode_parquet(
     import pyarrow.parquet as pq
     from tqdm.auto import tqdm
 
+    from geoembed.encode import get_location_encoder, iter_embeddings
     from geoembed.io import check_embedding_columns, latlon_from_table
 
     if rows_per_chunk < 1:

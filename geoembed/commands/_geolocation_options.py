@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import re
 from pathlib import Path
 from typing import Any
 
+from geoembed.commands._args import device, positive_int
 from geoembed.errors import DataFileError, GeoembedError, OutputExistsError
 
 TABLE_SUFFIXES = (".csv", ".parquet")
@@ -22,8 +22,8 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--clip-weights", metavar="TAG_OR_PATH",
                        help="CLIP weights of --model geoclip: an open_clip tag (default: openai) or a weights file")
     group.add_argument("--ten-crop", action="store_true", help="average the ten crops' scores (GeoCLIP's protocol)")
-    group.add_argument("--batch-size", type=_positive_int, default=32, metavar="N", help="images per batch (default 32)")
-    group.add_argument("--device", type=_device, default=None,
+    group.add_argument("--batch-size", type=positive_int, default=32, metavar="N", help="images per batch (default 32)")
+    group.add_argument("--device", type=device, default=None,
                        help="cpu, cuda, cuda:N or mps (default: the best available)")
     group.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -94,19 +94,3 @@ def write_table(table, path: str) -> None:
             table.to_parquet(tmp, index=False)
         else:
             table.to_csv(tmp, index=False)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
-def _device(text: str) -> str:
-    if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", text):
-        raise argparse.ArgumentTypeError(f"expected cpu, cuda, cuda:N, mps or auto, got {text!r}")
-    return text

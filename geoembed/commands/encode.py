@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import re
 import time
 
+from geoembed.commands._args import check_device, device, positive_int
 from geoembed.encode import DEFAULT_BATCH_SIZE, DEFAULT_ENCODER
 from geoembed.errors import GeoembedError
 
-_DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -46,11 +45,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     model.add_argument(
         "--batch-size",
         metavar="N",
-        type=_positive_int,
+        type=positive_int,
         default=DEFAULT_BATCH_SIZE,
         help=f"points per forward pass (default: {DEFAULT_BATCH_SIZE})",
     )
-    model.add_argument("--device", type=_device, default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
+    model.add_argument("--device", type=device, default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
     model.add_argument("--normalize", action="store_true", help="L2-normalise each embedding")
     model.add_argument(
         "--precision",
@@ -63,7 +62,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     scale.add_argument(
         "--rows-per-chunk",
         metavar="N",
-        type=_positive_int,
+        type=positive_int,
         default=16_384,
         help="Parquet in, Parquet out (columns layout): rows read, embedded and written at a time, which bounds "
         "memory whatever the file size (default: 16384)",
@@ -97,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     from geoembed.io import check_embedding_columns, check_output, read_points, write_embeddings
 
     started = time.perf_counter()
-    _check_device(args.device)
+    check_device(args.device)
     options = _encoder_options(args)
     if args.scheduler:
         return _run_on_dask(args, options, started)
@@ -237,28 +236,3 @@ def _with_point_geometry(table, latlon):
         )
     points = geopandas.points_from_xy(latlon[:, 1], latlon[:, 0], crs="EPSG:4326")
     return geopandas.GeoDataFrame(table, geometry=points)
-
-
-def _check_device(device: str) -> None:
-    from geoembed.encode import resolve_device
-
-    try:
-        resolve_device(device)
-    except ValueError as exc:
-        raise GeoembedError(f"--device {device}: {exc}") from None
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _device(text: str) -> str:
-    if not _DEVICE.match(text):
-        raise argparse.ArgumentTypeError(f"{text!r}: use auto, cpu, cuda, cuda:N or mps")
-    return text

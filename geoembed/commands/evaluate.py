@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from geoembed.commands.encode import _check_device, _device, _positive_int
+from geoembed.commands._args import check_device, device, positive_int
 from geoembed.errors import GeoembedError
 
 
@@ -27,10 +27,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                              "coordinates), or a .npy / points file")
     parser.add_argument("-o", "--output", metavar="JSON", help="write the metrics to this JSON file")
     parser.add_argument("--predictions", metavar="CSV", help="write per-image true/predicted coordinates and error")
-    parser.add_argument("--explain", type=_positive_int, metavar="N",
+    parser.add_argument("--explain", type=positive_int, metavar="N",
                         help="concept-aware runs: print the concepts behind the predictions of the first N images")
-    parser.add_argument("--top", type=_positive_int, default=5, help="concepts shown per image with --explain")
-    parser.add_argument("--device", type=_device, default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
+    parser.add_argument("--top", type=positive_int, default=5, help="concepts shown per image with --explain")
+    parser.add_argument("--device", type=device, default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)
     return parser
@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from geoembed_geoclip.evaluation import as_coordinates
     from geoembed_geoclip.training import evaluate_run
 
-    _check_device(args.device)
+    check_device(args.device)
     try:
         result = evaluate_run(args.run_dir, args.features, args.coordinates, args.gallery,
                               device=None if args.device == "auto" else args.device, progress=not args.no_progress)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from geoembed.commands._args import positive_int
 from geoembed.errors import GeoembedError
 
 DEFAULT_BANK = "geodata.geoclip"
@@ -35,7 +36,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--bank", default=DEFAULT_BANK, help=f"concept bank name or saved folder (default: {DEFAULT_BANK})")
     parser.add_argument("--encoder", default="geoclip", help="location encoder name (default: geoclip)")
     parser.add_argument("--category", help="only concepts under this category path, e.g. natural/climate")
-    parser.add_argument("--top-k", type=_positive_int, default=5, help="concepts per place (default: 5)")
+    parser.add_argument("--top-k", type=positive_int, default=5, help="concepts per place (default: 5)")
     parser.add_argument("-o", "--output", help="output: .csv/.parquet for --input, .png for --map")
     parser.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     maps = parser.add_argument_group("map options")
@@ -103,16 +104,6 @@ def _write_table(table, path) -> None:
             table.to_csv(tmp, index=False)
         else:
             table.to_parquet(tmp, index=False)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def _pandas_display():

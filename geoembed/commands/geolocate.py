@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from geoembed.commands import _geolocation_options as options
+from geoembed.commands._args import positive_int
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -19,7 +20,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         epilog="example: geoembed geolocate photos/ --top-k 5 -o predictions.csv",
     )
     parser.add_argument("inputs", nargs="+", metavar="DIR_OR_FILE", help="image files or folders of images")
-    parser.add_argument("-k", "--top-k", type=options._positive_int, default=5, help="predictions per image (default 5)")
+    parser.add_argument("-k", "--top-k", type=positive_int, default=5, help="predictions per image (default 5)")
     parser.add_argument("-o", "--output", help="write predictions here (.csv or .parquet); default: print CSV")
     parser.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     parser.add_argument("--recursive", action="store_true", help="also read images in subfolders")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from geoembed.commands.encode import _check_device, _device, _positive_int
+from geoembed.commands._args import check_device, device, positive_int
 from geoembed.errors import GeoembedError
 
 
@@ -52,17 +52,17 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     loss.add_argument("--bandwidth", type=float, metavar="S", help="Gaussian kernel bandwidth (default: median)")
 
     schedule = parser.add_argument_group("optimisation")
-    schedule.add_argument("--epochs", type=_positive_int)
-    schedule.add_argument("--batch-size", type=_positive_int)
+    schedule.add_argument("--epochs", type=positive_int)
+    schedule.add_argument("--batch-size", type=positive_int)
     schedule.add_argument("--lr", type=float)
     schedule.add_argument("--weight-decay", type=float)
     schedule.add_argument("--lr-gamma", type=float, help="learning rate factor per epoch (default: 0.87)")
     schedule.add_argument("--queue-size", type=int, help="GPS negatives queue length (default: 4096)")
     schedule.add_argument("--gps-noise-m", type=float, help="GPS noise sigma of batch coordinates (default: 150)")
     schedule.add_argument("--queue-noise-m", type=float, help="GPS noise sigma of queue coordinates (default: 1000)")
-    schedule.add_argument("--views", type=_positive_int, help="views per image and step (default: all in FEATURES)")
+    schedule.add_argument("--views", type=positive_int, help="views per image and step (default: all in FEATURES)")
     schedule.add_argument("--seed", type=int)
-    schedule.add_argument("--device", type=_device, help="auto (default), cpu, cuda, cuda:N or mps")
+    schedule.add_argument("--device", type=device, help="auto (default), cpu, cuda, cuda:N or mps")
     schedule.add_argument("--no-amp", dest="amp", action="store_const", const=False,
                           help="no bfloat16 mixed precision on CUDA")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     from geoembed_geoclip.training import train_geoclip
 
     if args.device is not None:
-        _check_device(args.device)
+        check_device(args.device)
     try:
         result = train_geoclip(args.features, args.coordinates, args.output, val_features=args.val_features,
                                val_coordinates=args.val_coords, resume=args.resume, progress=not args.no_progress,
