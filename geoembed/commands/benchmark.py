@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
+from geoembed.commands._args import device, positive_int
 
 
 def _at_least_two(text: str) -> int:
@@ -43,14 +38,15 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--block-size", type=float, metavar="DEG",
                         help="spatial CV block side in degrees for every task (default: each task's own)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0], help="seeds (default: 0)")
-    parser.add_argument("--max-rows", type=_positive_int, help="subsample each task (--quick: 600)")
+    parser.add_argument("--max-rows", type=positive_int, help="subsample each task (--quick: 600)")
     parser.add_argument("--quick", action="store_true",
                         help="fast check: linear probe, 3 folds, at most 600 rows per task, 8 points per polygon")
     parser.add_argument("-o", "--output", metavar="DIR", help="folder for the report files (and resuming)")
     parser.add_argument("--no-resume", action="store_true", help="recompute cells already in --output")
     parser.add_argument("--jobs", type=int, default=-1, metavar="N",
                         help="parallel probe fits (default -1: one per CPU core)")
-    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: the best available)")
+    parser.add_argument("--device", type=device, default=None,
+                        help="cpu, cuda, cuda:N or mps (default: the best available)")
     parser.add_argument("--list", action="store_true", help="list the tasks and exit")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
@@ -60,11 +56,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     import sys
 
+    from geoembed.commands._args import check_device
     from geoembed.downstream.benchmark import DEFAULT_ENCODERS, resolve_config, run_benchmark
     from geoembed.downstream.report import headline_table, summarize, text_table
 
     if args.list:
         return _list_tasks(args.tasks)
+    if args.device is not None:
+        check_device(args.device)
     options = dict(tasks=args.tasks, encoders=args.encoders or DEFAULT_ENCODERS, probes=args.probes,
                    splits=args.splits, n_splits=args.folds, seeds=args.seeds, max_rows=args.max_rows,
                    quick=args.quick, device=args.device)
