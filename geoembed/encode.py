@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any, Iterator
 
 import numpy as np
@@ -12,8 +11,6 @@ from geoembed.coords import as_latlon
 DEFAULT_ENCODER = "geoclip"
 DEFAULT_BATCH_SIZE = 8192
 
-_ENCODER_CACHE: dict[tuple, Any] = {}
-_ENCODER_CACHE_LOCK = threading.Lock()
 
 
 def resolve_device(device: Any = None):
@@ -44,39 +41,26 @@ def get_location_encoder(encoder: Any = DEFAULT_ENCODER, *, device: Any = None, 
     Building by name goes through the registry, so plugins work everywhere a name is accepted.
     """
     from geoembed.location_encoder import LocationEncoder
-    from geoembed.registry import create_location_encoder
+    from geoembed.registry import location_encoders
 
     dev = resolve_device(device)
     if isinstance(encoder, LocationEncoder):
         if kwargs:
             raise TypeError(f"Options {sorted(kwargs)} only apply when the encoder is given by name.")
-        model = encoder
-    elif isinstance(encoder, str):
-        key = (encoder, str(dev), tuple(sorted((k, repr(v)) for k, v in kwargs.items())))
-        with _ENCODER_CACHE_LOCK:
-            model = _ENCODER_CACHE.get(key)
-            if model is None:
-                model = create_location_encoder(encoder, **kwargs)
-                if not isinstance(model, LocationEncoder):
-                    raise TypeError(
-                        f"The location encoder plugin {encoder!r} returned a {type(model).__name__}, not a "
-                        f"geoembed.LocationEncoder; its factory must build one."
-                    )
-                model = model.to(dev).eval()
-                _ENCODER_CACHE[key] = model
-        return model
-    else:
+        return encoder.to(dev).eval()
+    if not isinstance(encoder, str):
         raise TypeError(
             f"encoder must be a registered name (see geoembed.list_location_encoders()) or a geoembed.LocationEncoder, "
             f"got {type(encoder).__name__}."
         )
-    return model.to(dev).eval()
+    return location_encoders.create_cached(encoder, expected_type=LocationEncoder, device=dev, **kwargs)
 
 
 def clear_encoder_cache() -> None:
     """Forget encoders built by name (frees their memory)."""
-    with _ENCODER_CACHE_LOCK:
-        _ENCODER_CACHE.clear()
+    from geoembed.registry import location_encoders
+
+    location_encoders.clear_cached()
 
 
 def encode_location(

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,10 +28,6 @@ IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", 
 
 #: The view modes of :func:`encode_images` and :func:`extract_features`.
 VIEWS = ("center", "ten_crop", "augment")
-
-_BACKBONE_CACHE: dict[tuple, Any] = {}
-_BACKBONE_CACHE_LOCK = threading.Lock()
-
 
 class SkippedImageWarning(UserWarning):
     """An input that is not a readable image was skipped (the message names it and says why)."""
@@ -139,7 +134,7 @@ def get_image_backbone(backbone: Any = "geoclip", *, device: Any = None, **kwarg
     """A ready image backbone in eval mode on ``device``: a registered name (built once, cached) or an instance."""
     from geoembed.encode import resolve_device
     from geoembed.image_backbone import ImageBackbone
-    from geoembed.registry import create_image_backbone
+    from geoembed.registry import image_backbones
 
     dev = resolve_device(device)
     if isinstance(backbone, ImageBackbone):
@@ -151,25 +146,14 @@ def get_image_backbone(backbone: Any = "geoclip", *, device: Any = None, **kwarg
             f"backbone must be a registered name (see geoembed.list_image_backbones()) or a geoembed.ImageBackbone, "
             f"got {type(backbone).__name__}."
         )
-    key = (backbone, str(dev), tuple(sorted((k, repr(v)) for k, v in kwargs.items())))
-    with _BACKBONE_CACHE_LOCK:
-        model = _BACKBONE_CACHE.get(key)
-        if model is None:
-            model = create_image_backbone(backbone, **kwargs)
-            if not isinstance(model, ImageBackbone):
-                raise TypeError(
-                    f"The image backbone plugin {backbone!r} returned a {type(model).__name__}, not a "
-                    f"geoembed.ImageBackbone; its factory must build one."
-                )
-            model = model.to(dev).eval()
-            _BACKBONE_CACHE[key] = model
-    return model
+    return image_backbones.create_cached(backbone, expected_type=ImageBackbone, device=dev, **kwargs)
 
 
 def clear_backbone_cache() -> None:
     """Forget backbones built by name (frees their memory)."""
-    with _BACKBONE_CACHE_LOCK:
-        _BACKBONE_CACHE.clear()
+    from geoembed.registry import image_backbones
+
+    image_backbones.clear_cached()
 
 
 # -- encoding ----------------------------------------------------------------------------------------------------------

@@ -82,6 +82,7 @@ class Registry:
         self.group = group  # entry point group, e.g. "geoembed.location_encoders"
         self._runtime: dict[str, PluginSpec] = {}
         self._discovered: dict[str, PluginSpec] | None = None
+        self._built: dict[tuple, Any] = {}  # create_cached: (name, device, options) -> ready component
         self._lock = threading.RLock()
 
     # -- registration -------------------------------------------------------------------------------------------
@@ -146,6 +147,30 @@ class Registry:
     def create(self, name: str, **kwargs: Any) -> Any:
         """Build the component registered under ``name`` with ``kwargs``."""
         return self.get(name)(**kwargs)
+
+    def create_cached(self, name: str, *, expected_type: type, device: Any, **kwargs: Any) -> Any:
+        """Build ``name`` once per (device, options), moved to ``device`` in eval mode, and reuse it afterwards.
+
+        Used for models, whose weights are expensive to load; the factory must return an ``expected_type``.
+        """
+        key = (name, str(device), tuple(sorted((k, repr(v)) for k, v in kwargs.items())))
+        with self._lock:
+            built = self._built.get(key)
+            if built is None:
+                built = self.create(name, **kwargs)
+                if not isinstance(built, expected_type):
+                    raise TypeError(
+                        f"The {self.kind} plugin {name!r} returned a {type(built).__name__}, not a "
+                        f"geoembed.{expected_type.__name__}; its factory must build one."
+                    )
+                built = built.to(device).eval()
+                self._built[key] = built
+        return built
+
+    def clear_cached(self) -> None:
+        """Forget components built by :meth:`create_cached` (frees their memory)."""
+        with self._lock:
+            self._built.clear()
 
     def specs(self) -> list[PluginSpec]:
         """Every registered spec, sorted by name."""

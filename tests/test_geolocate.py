@@ -29,11 +29,7 @@ from geoembed.geolocate import (
 )
 from geoembed.registry import create_image_backbone
 
-TINY_CLIP = dict(
-    embed_dim=768,
-    vision_cfg=dict(image_size=32, layers=1, width=64, patch_size=16, head_width=32),
-    text_cfg=dict(context_length=77, vocab_size=49408, width=64, heads=2, layers=1),
-)
+from fakes import TINY_CLIP  # noqa: E402 - shared tiny open_clip architecture
 
 
 @pytest.fixture(scope="module")
