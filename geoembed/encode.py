@@ -7,10 +7,13 @@ from typing import Any, Iterator
 import numpy as np
 
 from geoembed.coords import as_latlon
+from geoembed.errors import NonFiniteOutputError, PluginOutputError
 
 DEFAULT_ENCODER = "geoclip"
 DEFAULT_BATCH_SIZE = 8192
-
+#: Largest magnitude accepted in a location encoder's raw output. Real encoders stay far below it (GeoCLIP about
+#: 0.1, the ``latlon`` baseline 180, projected metres 2e7); beyond it the weights are damaged.
+MAX_ABS_EMBEDDING = 1e10
 
 
 def resolve_device(device: Any = None):
@@ -104,11 +107,12 @@ def encode_location(
     _check_batch_size(batch_size)
     latlon = as_latlon(points, lat=lat, lon=lon, order=order)
     model = get_location_encoder(encoder, device=device, **encoder_kwargs)
-    result = np.empty((latlon.shape[0], model.embedding_dim), dtype=np.float32)
+    result = np.empty((latlon.shape[0], check_embedding_dim(model)), dtype=np.float32)
     start = 0
     for chunk in iter_embeddings(latlon, model, batch_size=batch_size, normalize=normalize, progress=progress):
         result[start : start + len(chunk)] = chunk
         start += len(chunk)
+    assert start == len(result), "iter_embeddings checks every batch's row count"
     if output == "torch":
         import torch
 
@@ -124,29 +128,86 @@ def iter_embeddings(
     normalize: bool = False,
     progress: bool = False,
 ) -> Iterator[np.ndarray]:
-    """Yield float32 embeddings of validated ``[lat, lon]`` rows, ``batch_size`` rows at a time (streaming)."""
+    """Yield float32 embeddings of validated ``[lat, lon]`` rows, ``batch_size`` rows at a time (streaming).
+
+    Every consumer of a location encoder's output goes through here, and every batch the encoder returns is checked
+    by :func:`check_encoder_output` before anyone sees it.
+    """
     import torch
 
     _check_batch_size(batch_size)
+    check_embedding_dim(model)
     n = latlon.shape[0]
     bar = _progress_bar(n, progress)
     try:
         with torch.inference_mode():
             for start in range(0, n, batch_size):
                 batch = torch.as_tensor(latlon[start : start + batch_size], dtype=torch.float32, device=model.device)
-                out = model(batch).float()
+                out = check_encoder_output(model(batch), model, rows=len(batch), start=start).float()
                 if normalize:
                     out = torch.nn.functional.normalize(out, dim=1)
                 emb = out.cpu().numpy()
-                if not np.isfinite(emb).all():
-                    raise FloatingPointError(
-                        f"The encoder {type(model).__name__} produced non-finite embeddings for rows {start}.."
-                        f"{start + len(emb) - 1}; its weights may be corrupt. Reload them (delete the cached file)."
-                    )
                 bar.update(len(emb))
                 yield emb
     finally:
         bar.close()
+
+
+def check_embedding_dim(model: Any) -> int:
+    """The encoder's ``embedding_dim``, which must be a positive integer; else :class:`PluginOutputError`."""
+    dim = getattr(model, "embedding_dim", None)
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
+        raise PluginOutputError(
+            f"The {_who(model)} declares embedding_dim={dim!r}; it must be a positive integer (the output width). "
+            f"Report this to the plugin's authors."
+        )
+    return int(dim)
+
+
+def check_encoder_output(out: Any, model: Any, *, rows: int, start: int = 0):
+    """Check one batch of a location encoder's output against the plugin contract, and return it.
+
+    The contract: a floating point ``torch.Tensor`` of shape ``(rows, embedding_dim)``, finite, with magnitudes
+    under :data:`MAX_ABS_EMBEDDING`. A breach raises :class:`PluginOutputError` (:class:`NonFiniteOutputError` for
+    NaN/infinity) naming the encoder and the distribution that installed it, never a wrong answer.
+    """
+    import torch
+
+    span = f"rows {start}..{start + rows - 1}"
+    dim = check_embedding_dim(model)
+    if not isinstance(out, torch.Tensor):
+        raise PluginOutputError(f"The {_who(model)} returned a {type(out).__name__} for {span}, not a torch.Tensor.")
+    if not out.dtype.is_floating_point:
+        raise PluginOutputError(f"The {_who(model)} returned {out.dtype} values for {span}; embeddings must be "
+                                f"floating point.")
+    if tuple(out.shape) != (rows, dim):
+        raise PluginOutputError(
+            f"The {_who(model)} returned shape {tuple(out.shape)} for {span} of input shape ({rows}, 2); its contract "
+            f"is ({rows}, embedding_dim={dim}): one row of width embedding_dim per input row. Report this to the "
+            f"plugin's authors."
+        )
+    finite = torch.isfinite(out)
+    if not bool(finite.all()):
+        first = start + int(torch.nonzero(~finite.all(dim=1))[0, 0])
+        weights = getattr(model, "weights", None)
+        which = f" ({weights.name})" if getattr(weights, "name", None) else ""
+        raise NonFiniteOutputError(
+            f"The {_who(model)} produced non-finite embeddings for {span} (first at row {first}); its weights"
+            f"{which} may be damaged. Fetch them again (delete the cached file), or check the file you passed."
+        )
+    largest = float(out.abs().max()) if out.numel() else 0.0
+    if largest > MAX_ABS_EMBEDDING:
+        raise PluginOutputError(
+            f"The {_who(model)} produced embeddings of magnitude {largest:.3g} for {span}, beyond the "
+            f"{MAX_ABS_EMBEDDING:.0e} no working encoder reaches; its weights are probably damaged."
+        )
+    return out
+
+
+def _who(model: Any) -> str:
+    from geoembed.registry import describe_plugin
+
+    return describe_plugin(model, "location encoder")
 
 
 def _check_batch_size(batch_size: Any) -> None:

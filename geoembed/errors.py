@@ -31,6 +31,15 @@ class PluginLoadError(GeoembedError, ImportError):
     """A registered plugin whose code failed to import or to build."""
 
 
+class PluginOutputError(GeoembedError, RuntimeError):
+    """A plugin whose output breaks its contract: wrong number of rows, wrong width, not floating point, or absurd
+    values. The message names the plugin and the distribution that installed it."""
+
+
+class NonFiniteOutputError(PluginOutputError, FloatingPointError):
+    """A plugin produced NaN or infinite values (often corrupt weights)."""
+
+
 class WeightsError(GeoembedError):
     """Pretrained weights that cannot be found, verified or read."""
 

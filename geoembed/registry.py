@@ -22,6 +22,7 @@ import importlib.metadata as importlib_metadata
 import re
 import threading
 import warnings
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
@@ -59,7 +60,7 @@ class PluginSpec:
             assert self._entry_point is not None
             try:
                 factory = self._entry_point.load()
-            except Exception as exc:  # any import-time failure of somebody else's code
+            except (Exception, SystemExit) as exc:  # any import-time failure of somebody else's code, sys.exit too
                 raise PluginLoadError(
                     f"{self.kind} plugin {self.name!r} from distribution {self.distribution!r} failed to load "
                     f"({self.target}): {type(exc).__name__}: {exc}. Reinstall or upgrade that distribution, or "
@@ -83,6 +84,7 @@ class Registry:
         self._runtime: dict[str, PluginSpec] = {}
         self._discovered: dict[str, PluginSpec] | None = None
         self._built: dict[tuple, Any] = {}  # create_cached: (name, device, options) -> ready component
+        self._origins: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # built object -> its PluginSpec
         self._lock = threading.RLock()
 
     # -- registration -------------------------------------------------------------------------------------------
@@ -146,7 +148,20 @@ class Registry:
 
     def create(self, name: str, **kwargs: Any) -> Any:
         """Build the component registered under ``name`` with ``kwargs``."""
-        return self.get(name)(**kwargs)
+        spec = self.spec(name)
+        built = spec.load()(**kwargs)
+        try:  # remembered so that errors about the component's output can name its distribution
+            self._origins[built] = spec
+        except TypeError:  # unhashable or not weak-referenceable: nothing to remember it by
+            pass
+        return built
+
+    def origin(self, obj: Any) -> PluginSpec | None:
+        """The spec ``obj`` was built from by :meth:`create`, or None (built elsewhere, or another kind)."""
+        try:
+            return self._origins.get(obj)
+        except TypeError:
+            return None
 
     def create_cached(self, name: str, *, expected_type: type, device: Any, **kwargs: Any) -> Any:
         """Build ``name`` once per (device, options), moved to ``device`` in eval mode, and reuse it afterwards.
@@ -201,6 +216,40 @@ class Registry:
         if self._discovered is None:
             self._discovered = _discover(self.kind, self.group)
         return self._discovered
+
+
+def describe_plugin(obj: Any, kind: str | None = None) -> str:
+    """Who made ``obj``, for error messages: its registered name and the distribution that installed it.
+
+    Components built by name are looked up in the registries; instances built elsewhere are traced from their
+    class's module to the installed distribution that provides it.
+    """
+    cls = type(obj)
+    where = f"{cls.__module__}.{cls.__qualname__}"
+    for registry in REGISTRIES.values():
+        spec = registry.origin(obj)
+        if spec is not None:
+            if spec.origin == RUNTIME:
+                source = f"registered at run time; class {where}"
+                dist = distribution_of_module(cls.__module__)
+                if dist:
+                    source += f" from distribution {dist!r}"
+            else:
+                source = f"from distribution {spec.distribution!r}, {spec.target}"
+            return f"{spec.kind} {spec.name!r} ({source})"
+    dist = distribution_of_module(cls.__module__)
+    from_dist = f" from distribution {dist!r}" if dist else " (not from an installed distribution)"
+    return f"{kind + ' ' if kind else ''}{where}{from_dist}"
+
+
+def distribution_of_module(module: str) -> str | None:
+    """The installed distribution providing the top-level package of ``module``, or None (scripts, ``__main__``)."""
+    top = module.split(".", 1)[0]
+    try:
+        names = importlib_metadata.packages_distributions().get(top) or []
+    except Exception:  # broken metadata of some unrelated distribution
+        return None
+    return sorted(names)[0] if names else None
 
 
 def _check_name(name: Any, kind: str) -> None:

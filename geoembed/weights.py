@@ -28,7 +28,13 @@ from typing import Any, Mapping
 
 from geoembed.errors import ChecksumMismatchError, WeightsError, WeightsNotFoundError
 
-_HASH_CACHE: dict[tuple[str, int, int], str] = {}
+# sha256 memo keyed by what an in-place rewrite cannot preserve: the inode's change time (ctime) moves on every
+# write and on every utime() that restores the modification time, and the kernel offers no way to set it back.
+_HASH_CACHE: dict[tuple, str] = {}
+
+#: Largest magnitude a loaded weight may have. GeoCLIP's largest is about 1.0e3; a file rewritten with garbage
+#: bytes read as floats holds values up to 3e38, which give finite but meaningless outputs.
+MAX_ABS_WEIGHT = 1e10
 
 
 @dataclass(frozen=True)
@@ -72,10 +78,14 @@ def offline() -> bool:
 
 
 def sha256_file(path: str | os.PathLike) -> str:
-    """Full sha256 of a file, memoised by (path, size, mtime) so repeated loads hash once."""
+    """Full sha256 of a file, memoised so repeated loads of an unchanged file hash once.
+
+    The memo key is (path, device, inode, size, mtime, ctime): rewriting the file in place, even with its
+    modification time restored, changes its ctime, and replacing it changes its inode, so either is hashed anew.
+    """
     p = Path(path)
     st = p.stat()
-    key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
+    key = (str(p.resolve()), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
     if key not in _HASH_CACHE:
         digest = hashlib.sha256()
         with open(p, "rb") as fh:
@@ -222,7 +232,34 @@ def load_state_dict(path: str | os.PathLike) -> dict[str, Any]:
         ) from exc
     if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise WeightsError(f"{path} holds a {type(state).__name__}, not a state dict of tensors.")
+    check_weight_values(state, path)
     return dict(state)
+
+
+def check_weight_values(state: Mapping[str, Any], path: str | os.PathLike) -> None:
+    """Raise :class:`WeightsError` if a floating tensor holds NaN, infinity or values beyond :data:`MAX_ABS_WEIGHT`.
+
+    A checksum cannot vouch for a user's own file, and a damaged file can still be a well-formed state dict; this
+    cheap check stops the values that would make every output NaN or meaningless.
+    """
+    for name, tensor in state.items():
+        if not tensor.is_floating_point() or tensor.numel() == 0 or tensor.device.type == "meta":
+            continue
+        finite = tensor.isfinite()
+        if not bool(finite.all()):
+            bad = int((~finite).sum())
+            raise WeightsError(
+                f"Weights file {path}: tensor {name!r} holds {bad} NaN or infinite value(s) of {tensor.numel()}. The "
+                f"file is damaged or was saved from a diverged training run; use another checkpoint (or fetch the "
+                f"published weights again)."
+            )
+        largest = float(tensor.detach().abs().max())
+        if largest > MAX_ABS_WEIGHT:
+            raise WeightsError(
+                f"Weights file {path}: tensor {name!r} holds a value of magnitude {largest:.3g}, beyond the "
+                f"{MAX_ABS_WEIGHT:.0e} that any sane model weight stays under. The file is damaged (overwritten with "
+                f"other data); use another checkpoint (or fetch the published weights again)."
+            )
 
 
 def _not_found_message(record: WeightsRecord, download_error: Exception | None) -> str:
