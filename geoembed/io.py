@@ -78,6 +78,8 @@ def read_points(
     kind = input_format(path)
     if layer is not None and kind != "vector":
         raise DataFileError(f"layer= (--layer) applies to multi-layer vector files such as GeoPackage, not to {path}.")
+    if kind == "text":
+        check_unique_header(path)
     table = _read_table(path, kind, layer)
     if len(table) == 0:
         raise DataFileError(f"{path} has no rows: there is nothing to encode.")
@@ -166,6 +168,31 @@ def _read_table(path: Path, kind: str, layer: str | None) -> pd.DataFrame:
         raise DataFileError(f"Could not read {path} as {kind} data: {type(exc).__name__}: {exc}{hint}") from exc
 
 
+def check_unique_header(path: str | os.PathLike) -> None:
+    """Refuse a delimited text file whose header repeats a column name.
+
+    pandas would keep the first ``lat`` and rename the second to ``lat.1``, so which one holds the coordinates would
+    be decided silently. Only the header line is read.
+    """
+    path = Path(path)
+    text_suffix = next(s.lower() for s in reversed(path.suffixes) if s.lower() in TEXT_SUFFIXES)
+    delimiter = TEXT_SUFFIXES[text_suffix]
+    try:
+        if delimiter is None:
+            header = pd.read_csv(path, sep=None, engine="python", header=None, nrows=1, dtype=str)
+        else:
+            header = pd.read_csv(path, sep=delimiter, header=None, nrows=1, dtype=str)
+    except Exception:  # unreadable or empty: _read_table reports it with the full reason
+        return
+    names = [str(v).strip() for v in header.iloc[0].tolist()] if len(header) else []
+    repeated = sorted(set(pd.Index(names)[pd.Index(names).duplicated()]))
+    if repeated:
+        raise DataFileError(
+            f"{path}: the header repeats the column name(s) {repeated}, so it is ambiguous which column holds the "
+            f"data. Rename the duplicates so that every column name is unique."
+        )
+
+
 def _is_geoparquet(path: Path) -> bool:
     import pyarrow.parquet as pq
 
@@ -218,6 +245,10 @@ def _find_column(
     geometry_name = getattr(table, "_geometry_column_name", None)
     columns = [c for c in table.columns if isinstance(c, str) and c != geometry_name]
     how = f"{param}= ({flag} on the command line)"
+    repeated = sorted({str(c) for c in table.columns[table.columns.duplicated()]})
+    if repeated:
+        raise DataFileError(f"The table has several columns named {repeated}: it is ambiguous which holds the data. "
+                            f"Rename the duplicates so that every column name is unique.")
     if requested is not None:
         if requested in table.columns:
             return requested

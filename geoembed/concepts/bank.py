@@ -238,7 +238,7 @@ class ConceptBank:
             )
         try:
             meta = json.loads(json_path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             raise ConceptBankError(f"{json_path} is not valid JSON: {exc}.") from None
         if not isinstance(meta, dict) or meta.get("format_version") != FORMAT_VERSION:
             version = meta.get("format_version") if isinstance(meta, dict) else None
@@ -418,18 +418,27 @@ def read_concept_file(path: str | os.PathLike) -> dict[str, Any]:
     if suffix == ".json":
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise DataFileError(f"{path} is not valid JSON: {exc}.") from None
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+            raise DataFileError(f"{path} is not valid JSON: {_parse_problem(exc)}.") from None
     elif suffix in (".yaml", ".yml"):
         import yaml
 
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise DataFileError(f"{path} is not valid YAML: {exc}.") from None
+        except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as exc:
+            raise DataFileError(f"{path} is not valid YAML: {_parse_problem(exc)}.") from None
     else:
         raise DataFileError(f"Unsupported concept file type {suffix!r} ({path}): use .csv, .json, .yaml or .yml.")
     return _concepts_from_structure(data, path)
+
+
+def _parse_problem(exc: BaseException) -> str:
+    """Why a concept file could not be parsed, in words (the bare exceptions name neither encoding nor depth)."""
+    if isinstance(exc, UnicodeDecodeError):
+        return f"it is not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8"
+    if isinstance(exc, RecursionError):
+        return "it is nested too deeply to be a list of concepts"
+    return str(exc)
 
 
 def _read_concept_csv(path: Path) -> dict[str, Any]:

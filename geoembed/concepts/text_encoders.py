@@ -110,7 +110,17 @@ class TextEncoder:
                                           leave=False) as bar:
             for start in range(0, len(texts), batch_size):
                 batch = texts[start : start + batch_size]
-                vectors = torch.nn.functional.normalize(self._embed(batch).float(), dim=1).cpu().numpy()
+                raw = self._embed(batch)
+                if not isinstance(raw, torch.Tensor) or tuple(raw.shape) != (len(batch), self.embedding_dim):
+                    from geoembed.errors import PluginOutputError
+                    from geoembed.registry import describe_plugin
+
+                    got = tuple(raw.shape) if isinstance(raw, torch.Tensor) else type(raw).__name__
+                    raise PluginOutputError(
+                        f"The {describe_plugin(self, 'text encoder')} returned {got} for {len(batch)} texts; its "
+                        f"contract is a tensor of shape ({len(batch)}, embedding_dim={self.embedding_dim})."
+                    )
+                vectors = torch.nn.functional.normalize(raw.float(), dim=1).cpu().numpy()
                 if not np.isfinite(vectors).all():
                     raise FloatingPointError(f"{type(self).__name__} produced non-finite embeddings; its weights "
                                              f"may be corrupt.")
