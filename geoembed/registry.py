@@ -243,8 +243,18 @@ def describe_plugin(obj: Any, kind: str | None = None) -> str:
 
 
 def distribution_of_module(module: str) -> str | None:
-    """The installed distribution providing the top-level package of ``module``, or None (scripts, ``__main__``)."""
+    """The installed distribution providing the top-level package of ``module``, or None (scripts, ``__main__``).
+
+    Entry points are asked first (they also cover editable installs, whose file lists name no package), then the
+    file lists of installed distributions.
+    """
     top = module.split(".", 1)[0]
+    for registry in list(REGISTRIES.values()):
+        with registry._lock:
+            specs = list(registry._all_discovered().values())
+        for spec in specs:
+            if spec.target and spec.distribution and spec.target.split(":", 1)[0].split(".", 1)[0] == top:
+                return spec.distribution
     try:
         names = importlib_metadata.packages_distributions().get(top) or []
     except Exception:  # broken metadata of some unrelated distribution

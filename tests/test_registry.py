@@ -234,3 +234,53 @@ def test_importing_geoembed_is_lazy():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "'geoclip'" in out and out.strip().endswith("[]")
+
+
+def test_plugin_calling_sys_exit_at_import_is_isolated(plugin_dir):
+    make_distribution(
+        plugin_dir, "geoembed-quitter", "fakeplugin_quitter", "import sys\nsys.exit(3)\n",
+        {"geoembed.location_encoders": {"quitter_enc": "fakeplugin_quitter:make"}},
+    )
+    registry.refresh_plugins()
+    with pytest.warns(PluginWarning, match=r"quitter_enc.*geoembed-quitter.*SystemExit: 3"):
+        report = geoembed.load_all_plugins()  # what `geoembed plugins` runs: it must survive and report
+    assert "quitter_enc" in [s.name for s in report["broken"]]
+    assert "geoclip" in [s.name for s in report["ok"]]
+    with pytest.raises(PluginLoadError, match="geoembed-quitter.*SystemExit"):
+        geoembed.encode_location(lat=1.0, lon=2.0, encoder="quitter_enc")
+
+
+SHORT_ROWS_PLUGIN = """
+    import torch
+    from geoembed import LocationEncoder
+
+    class ShortRows(LocationEncoder):
+        embedding_dim = 3
+
+        def forward(self, latlon):
+            return torch.zeros(latlon.shape[0] - 1, 3)
+
+    def make_encoder(**kwargs):
+        return ShortRows()
+"""
+
+
+def test_plugin_output_errors_name_the_distribution(plugin_dir):
+    from geoembed.errors import PluginOutputError
+
+    make_distribution(
+        plugin_dir, "geoembed-shortrows", "fakeplugin_shortrows", SHORT_ROWS_PLUGIN,
+        {"geoembed.location_encoders": {"short_rows": "fakeplugin_shortrows:make_encoder"}},
+    )
+    registry.refresh_plugins()
+    try:
+        with pytest.raises(PluginOutputError, match=r"location encoder 'short_rows' \(from distribution "
+                                                    r"'geoembed-shortrows'.*returned shape \(1, 3\)"):
+            geoembed.encode_location(lat=[1.0, 2.0], lon=[2.0, 3.0], encoder="short_rows")
+        # An instance built outside the registry is traced from its module to the distribution.
+        model = registry.location_encoders.get("short_rows")()
+        assert registry.location_encoders.origin(model) is None
+        with pytest.raises(PluginOutputError, match=r"ShortRows from distribution 'geoembed-shortrows'"):
+            geoembed.encode_location(lat=[1.0, 2.0], lon=[2.0, 3.0], encoder=model)
+    finally:
+        geoembed.encode.clear_encoder_cache()
