@@ -114,8 +114,10 @@ class RandomFourierFeaturesEncoder(LocationEncoder):
         self.embedding_dim = 2 * frequencies * len(self.sigmas)
 
     def forward(self, latlon: torch.Tensor) -> torch.Tensor:
-        projected = 2.0 * math.pi * _unit_vector(latlon) @ self.frequency_matrix.T
-        return torch.cat((torch.cos(projected), torch.sin(projected)), dim=1)
+        # Phases reach hundreds of radians, where float32 rounding of the product (which depends on the batch size)
+        # moves cos/sin by 1e-5: computed in float64, a point's features no longer depend on its batch.
+        projected = 2.0 * math.pi * _unit_vector(latlon.double()) @ self.frequency_matrix.double().T
+        return torch.cat((torch.cos(projected), torch.sin(projected)), dim=1).to(latlon.dtype)
 
 
 # -- factories registered as entry points (group geoembed.location_encoders) ----------------------------------------

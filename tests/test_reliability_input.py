@@ -398,3 +398,16 @@ def test_json_is_untouched_by_the_concept_checks(tmp_path):
     path = tmp_path / "ok.json"
     path.write_text(json.dumps({"concepts": [{"name": "caf\u00e9", "category": "x"}]}), encoding="utf-8")
     assert read_concept_file(path)["names"] == ["caf\u00e9"]
+
+
+@pytest.mark.parametrize("encoder", ["rff", "sphere_harmonics", "xyz", "latlon"])
+def test_cheap_encoders_keep_the_across_batch_tolerance(encoder):
+    """Found by the property test: float32 phases of hundreds of radians made rff depend on the batch size."""
+    from geoembed.testing import ACROSS_BATCH_ATOL, ACROSS_BATCH_RTOL
+
+    rng = np.random.default_rng(1)
+    lat, lon = rng.uniform(-90, 90, 400), rng.uniform(-180, 180, 400)
+    together = geoembed.encode_location(lat=lat, lon=lon, encoder=encoder, batch_size=400)
+    for batch_size in (1, 7):
+        apart = geoembed.encode_location(lat=lat, lon=lon, encoder=encoder, batch_size=batch_size)
+        np.testing.assert_allclose(apart, together, rtol=ACROSS_BATCH_RTOL, atol=ACROSS_BATCH_ATOL)
