@@ -197,6 +197,8 @@ def as_float_array(values: Any, name: str) -> np.ndarray:
                 f"fill them (arr.filled(...)) first."
             )
         values = values.data
+    if isinstance(values, (list, tuple)) and _holds_bool(values):  # np.asarray([True, 2.5]) would make True 1.0
+        raise InvalidCoordinatesError(f"{name} must hold numbers (degrees), got booleans among them.{_HINTS['b']}")
     try:
         arr = np.asarray(values)
     except (TypeError, ValueError, OverflowError) as exc:
@@ -220,6 +222,16 @@ _HINTS = {
     "U": " Convert text to numbers first (pd.to_numeric(...) or float(...)), checking the decimal separator.",
     "S": " Convert text to numbers first (pd.to_numeric(...) or float(...)), checking the decimal separator.",
 }
+
+
+def _holds_bool(values: Any, depth: int = 0) -> bool:
+    """True if a list/tuple (or a list of rows) holds a bool anywhere, which NumPy would turn into 0.0/1.0."""
+    for value in values:
+        if isinstance(value, (bool, np.bool_)):
+            return True
+        if depth == 0 and isinstance(value, (list, tuple)) and _holds_bool(value, 1):
+            return True
+    return False
 
 
 def _describe_kind(dtype: np.dtype) -> str:

@@ -102,7 +102,7 @@ def cases():
 
         n = draw(sizes)
         what = draw(st.sampled_from(["bool", "complex", "text", "datetime", "timedelta", "masked", "meta",
-                                     "torch_bool", "torch_complex", "object_text", "lengths", "empty", "2d",
+                                     "torch_bool", "torch_complex", "object_text", "bool_mixed", "lengths", "empty", "2d",
                                      "missing_lon", "both"]))
         good = [float(i) for i in range(n)]
         lat: Any = good
@@ -129,6 +129,8 @@ def cases():
             lat = torch.zeros(n, dtype=torch.complex64)
         elif what == "object_text":
             lat = np.array(good[:-1] + ["1.5"], dtype=object)
+        elif what == "bool_mixed":
+            lat = good[:-1] + [True]
         elif what == "lengths":
             lat = good + [0.0]
         elif what == "empty":

@@ -107,6 +107,7 @@ def test_registered_encoder_errors_name_the_registered_name():
     [
         (np.ma.array([10.0, 1e9], mask=[False, True]), "masked array with 1 masked value"),
         ([True, False], "got booleans"),
+        ([True, 2.5], "got booleans among them"),
         (np.array([1 + 2j, 3 + 0j]), "got complex numbers"),
         (torch.tensor([1 + 2j, 3 + 0j]), "complex64 tensor"),
         (torch.tensor([True, False]), "torch.bool tensor"),
@@ -127,6 +128,11 @@ def test_values_that_are_not_real_numbers_are_refused(lat, message):
 def test_masked_arrays_without_masked_values_are_read_as_their_data():
     out = as_latlon(lat=np.ma.array([10.0, 20.0], mask=[False, False]), lon=[1.0, 2.0])
     np.testing.assert_array_equal(out, [[10.0, 1.0], [20.0, 2.0]])
+
+
+def test_booleans_inside_rows_of_points_are_refused():
+    with pytest.raises(InvalidCoordinatesError, match="booleans among them"):
+        as_latlon([[10.0, True], [20.0, 2.0]], order="latlon")
 
 
 def test_masked_points_arrays_are_refused():
