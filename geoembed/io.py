@@ -184,7 +184,8 @@ def check_unique_header(path: str | os.PathLike) -> None:
             header = pd.read_csv(path, sep=delimiter, header=None, nrows=1, dtype=str)
     except Exception:  # unreadable or empty: _read_table reports it with the full reason
         return
-    names = [str(v).strip() for v in header.iloc[0].tolist()] if len(header) else []
+    # Empty names (trailing delimiters) are left to pandas, which numbers them "Unnamed: 3"...
+    names = [str(v).strip() for v in header.iloc[0].tolist() if isinstance(v, str)] if len(header) else []
     repeated = sorted(set(pd.Index(names)[pd.Index(names).duplicated()]))
     if repeated:
         raise DataFileError(

@@ -274,6 +274,9 @@ def test_csv_with_a_repeated_column_name_is_refused(tmp_path):
         read_points(path)
     with pytest.raises(DataFileError, match=r"repeats"):
         read_points(path, lat_col="lat", lon_col="lon")
+    trailing = tmp_path / "trailing.csv"  # empty names from trailing commas are not duplicates
+    trailing.write_text("lat,lon,,\n1,2,,\n")
+    np.testing.assert_array_equal(read_points(trailing)[1], [[1.0, 2.0]])
 
 
 def test_dataframe_with_a_repeated_column_name_is_refused():
