@@ -232,7 +232,6 @@ def run_case(case: Case, encoder: str, batch_size: int) -> str:
     """Run one case; return its outcome (``"ok"`` or the geoembed error's name), or raise :class:`InvariantBroken`."""
     import geoembed
     from geoembed.errors import GeoembedError
-    from geoembed.testing import ACROSS_BATCH_ATOL, ACROSS_BATCH_RTOL
 
     try:
         with warnings.catch_warnings():
@@ -259,11 +258,28 @@ def run_case(case: Case, encoder: str, batch_size: int) -> str:
         raise InvariantBroken(f"{case.kind}: non-finite output")
     for i in range(n):
         alone = geoembed.encode_location(lat=[latlon[i, 0]], lon=[latlon[i, 1]], encoder=encoder)
-        if not np.allclose(out[i], alone[0], rtol=ACROSS_BATCH_RTOL, atol=ACROSS_BATCH_ATOL):
+        if not embeddings_close(out[i : i + 1], alone):
             worst = float(np.abs(out[i] - alone[0]).max())
             raise InvariantBroken(f"{case.kind}: row {i} differs from encoding it alone by {worst:.3g} "
                                   f"(lat={latlon[i, 0]!r}, lon={latlon[i, 1]!r})")
     return "ok"
+
+
+def embeddings_close(actual: np.ndarray, expected: np.ndarray) -> bool:
+    """Whether two embedding arrays agree within geoembed's documented across-batch tolerance.
+
+    Uses ``geoembed.testing.assert_embeddings_close`` where this version of geoembed has it, else an element-wise
+    comparison with ``ACROSS_BATCH_RTOL`` / ``ACROSS_BATCH_ATOL``.
+    """
+    from geoembed import testing
+
+    if hasattr(testing, "assert_embeddings_close"):
+        try:
+            testing.assert_embeddings_close(actual, expected)
+        except AssertionError:
+            return False
+        return True
+    return bool(np.allclose(actual, expected, rtol=testing.ACROSS_BATCH_RTOL, atol=testing.ACROSS_BATCH_ATOL))
 
 
 def _check_geometry_result(case: Case) -> np.ndarray:
