@@ -148,7 +148,7 @@ class DiskCache:
             return "it was stored for other inputs (its key does not match)"
         expected_dtype = None if dtype is None else np.dtype(dtype).str
         if expected_dtype is not None and manifest.get("dtype") != expected_dtype:
-            return f"it holds {manifest.get('dtype')}, not {expected_dtype}"
+            return f"it holds {_dtype_name(manifest.get('dtype'))} values, not {np.dtype(dtype).name}"
         stored = manifest.get("shape")
         if shape is not None and (not isinstance(stored, list) or len(stored) != len(shape)
                                   or any(s is not None and s != t for s, t in zip(shape, stored))):
@@ -160,6 +160,13 @@ class DiskCache:
             return f"it cannot be read ({exc})"
         return None
 
+
+
+def _dtype_name(text: Any) -> str:
+    try:
+        return np.dtype(text).name
+    except TypeError:
+        return repr(text)
 
 
 __all__ = ["CacheWarning", "DiskCache", "cache_key", "entry_name", "FORMAT"]

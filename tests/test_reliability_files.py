@@ -1,0 +1,303 @@
+"""Files, caches and processes under hostile conditions: traversal, symlinks, tampered caches, kills, permissions."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import textwrap
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import geopandas as gpd
+
+import geoembed
+from geoembed.atomic import atomic_write, open_for_append, safe_file_name, sweep_stale
+from geoembed.cache import DiskCache, cache_key
+from geoembed.errors import CacheWarning, OutputPathError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _env() -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(REPO / "plugins"), env.get("PYTHONPATH", "")])
+    return env
+
+
+def _toy_task(name: str, task_name: str | None = None):
+    from geoembed.downstream.tasks import Task
+
+    rng = np.random.default_rng(0)
+    lat, lon = rng.uniform(-60, 70, 60), rng.uniform(-180, 180, 60)
+    data = gpd.GeoDataFrame({"t": 10 + 20 * np.sin(np.radians(lat))}, geometry=gpd.points_from_xy(lon, lat),
+                            crs="EPSG:4326")
+    return Task(name=task_name or name, data=data, target="t", kind="regression")
+
+
+@pytest.fixture
+def task_plugin():
+    """Register task factories under throwaway names (as a plugin's entry point would) and remove them after."""
+    from geoembed.registry import tasks as task_registry
+
+    names: list[str] = []
+
+    def register(name, factory):
+        names.append(name)
+        task_registry.register(name, factory)
+
+    yield register
+    for name in names:
+        task_registry.unregister(name)
+
+
+# -- 2. path traversal -------------------------------------------------------------------------------------------------
+def test_a_task_whose_name_is_a_path_cannot_write_outside_the_output_folder(task_plugin, tmp_path):
+    from geoembed.downstream.benchmark import run_benchmark
+
+    task_plugin("innocent", lambda: _toy_task("innocent", task_name="../../ESCAPED"))
+    out = tmp_path / "a" / "b" / "bench_out"
+    run_benchmark(tasks=["innocent"], encoders=["xyz"], probes=["linear"], splits=["random"], n_splits=2,
+                  output=out, progress=False)
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert written and all(out in p.parents for p in written), [str(p) for p in written if out not in p.parents]
+    assert not any("ESCAPED" in p.name for p in written)
+    assert (out / "predictions" / "innocent__xyz.parquet").is_file()
+
+
+@pytest.mark.parametrize("name", ["../../ESCAPED", "a/b", ".hidden", "", "x" * 201, "a\\b", "nul\x00"])
+def test_unsafe_names_are_refused_at_registration_and_as_file_names(name):
+    with pytest.raises(ValueError, match="name"):
+        geoembed.register_location_encoder(name, lambda: None)
+    with pytest.raises(OutputPathError, match="file name"):
+        safe_file_name(name, "task name")
+
+
+# -- 3. symlinks -------------------------------------------------------------------------------------------------------
+def test_a_symlink_planted_in_the_output_folder_is_refused_not_followed(task_plugin, tmp_path):
+    from geoembed.downstream.benchmark import run_benchmark
+
+    task_plugin("toy_symlink", lambda: _toy_task("toy_symlink"))
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "cells.jsonl").symlink_to(victim)
+    with pytest.raises(OutputPathError, match="symlink"):
+        run_benchmark(tasks=["toy_symlink"], encoders=["xyz"], probes=["linear"], splits=["random"], n_splits=2,
+                      output=out, progress=False)
+    assert victim.read_text() == "precious\n"
+
+
+def test_open_for_append_refuses_symlinks_and_appends_to_files(tmp_path):
+    victim = tmp_path / "victim"
+    victim.write_text("x")
+    (tmp_path / "link").symlink_to(victim)
+    with pytest.raises(OutputPathError, match="symlink"):
+        open_for_append(tmp_path / "link")
+    with open_for_append(tmp_path / "log") as f:
+        f.write("a\n")
+    with open_for_append(tmp_path / "log") as f:
+        f.write("b\n")
+    assert (tmp_path / "log").read_text() == "a\nb\n" and victim.read_text() == "x"
+
+
+# -- 4. tampered caches ------------------------------------------------------------------------------------------------
+CITIES = np.array([[48.8566, 2.3522], [40.7128, -74.006], [-33.8688, 151.2093], [35.6762, 139.6503]])
+
+
+def _entry(points):
+    from geoembed.downstream.cache import STORE, cache_key as point_key
+
+    model = geoembed.get_location_encoder("xyz")
+    return STORE.path(point_key(model.identity, points, False)), model
+
+
+@pytest.mark.parametrize("tamper", ["nan", "zeros", "float64", "other_points", "other_points_with_manifest",
+                                    "no_manifest"])
+def test_a_tampered_embedding_cache_entry_is_recomputed_with_a_warning(tamper):
+    from geoembed.downstream.cache import embed_points
+
+    path, model = _entry(CITIES)
+    fresh = embed_points(CITIES, model)
+    other = CITIES[::-1] + 1.0
+    other_path, _ = _entry(other)
+    embed_points(other, model)
+    if tamper == "nan":
+        np.save(path, np.full_like(fresh, np.nan))
+    elif tamper == "zeros":
+        np.save(path, np.zeros_like(fresh))
+    elif tamper == "float64":
+        np.save(path, fresh.astype(np.float64))
+    elif tamper == "other_points":
+        path.write_bytes(other_path.read_bytes())
+    elif tamper == "other_points_with_manifest":  # a whole entry copied over: its key gives it away
+        path.write_bytes(other_path.read_bytes())
+        path.with_suffix(".json").write_bytes(other_path.with_suffix(".json").read_bytes())
+    elif tamper == "no_manifest":
+        path.with_suffix(".json").unlink()
+    with pytest.warns(CacheWarning, match=str(path.name)):
+        again = embed_points(CITIES, model)
+    np.testing.assert_array_equal(again, fresh)
+    assert again.dtype == np.float32
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CacheWarning)  # rewritten: the next read is clean
+        np.testing.assert_array_equal(embed_points(CITIES, model), fresh)
+
+
+def test_a_tampered_gallery_cache_is_rebuilt_with_a_warning():
+    from geoembed.geolocate import Gallery, gallery_cache_path, gallery_embeddings
+
+    gallery = Gallery.from_latlon(CITIES, name="cities")
+    good = np.array(gallery_embeddings(gallery, "xyz"))
+    path = gallery_cache_path(gallery, geoembed.get_location_encoder("xyz"))
+    np.save(path, np.full_like(good, np.nan))
+    with pytest.warns(CacheWarning, match="checksum"):
+        np.testing.assert_array_equal(gallery_embeddings(gallery, "xyz"), good)
+
+
+def test_a_tampered_text_cache_entry_is_recomputed_with_a_warning():
+    from geoembed.concepts.text_encoders import TextEncoder, concept_cache_dir, encode_texts
+
+    class Letters(TextEncoder):
+        space, embedding_dim, weights_id = "test:letters", 3, "v1"
+
+        def _embed(self, texts):
+            import torch
+
+            return torch.tensor([[len(t), t.count("a") + 1, 1.0] for t in texts])
+
+    encoder = Letters()
+    first = encode_texts(encoder, ["sand", "sea"])
+    encode_texts(encoder, ["ice"])
+    a, b = sorted(concept_cache_dir().glob("*.npy"), key=lambda p: np.load(p).shape[0], reverse=True)
+    a.write_bytes(b.read_bytes())  # the entry of ["ice"] put in place of ["sand", "sea"]
+    a.with_suffix(".json").write_bytes(b.with_suffix(".json").read_bytes())
+    with pytest.warns(CacheWarning, match="other inputs"):
+        np.testing.assert_array_equal(encode_texts(encoder, ["sand", "sea"]), first)
+
+
+def test_disk_cache_keys_separate_their_parts_and_entries_check_shape():
+    assert cache_key("ab", "c") != cache_key("a", "bc")
+    assert cache_key(np.zeros(2)) != cache_key(np.zeros(2, dtype=np.float32))
+    store = DiskCache("test-store")
+    key = cache_key("k")
+    store.save(key, np.arange(6, dtype=np.float32).reshape(2, 3))
+    assert store.load(key, shape=(2, None), dtype=np.float32).shape == (2, 3)
+    with pytest.warns(CacheWarning, match="shape"):
+        assert store.load(key, shape=(3, 3), dtype=np.float32) is None
+    with pytest.warns(CacheWarning, match="float64"):
+        assert store.load(key, shape=(2, 3), dtype=np.float64) is None
+    assert store.load(cache_key("other"), shape=(2, 3), dtype=np.float32) is None  # a plain miss: no warning
+
+
+# -- 7. left behind ----------------------------------------------------------------------------------------------------
+_WRITER = textwrap.dedent("""
+    import sys, time
+    from geoembed.atomic import atomic_write, cleanup_on_sigterm
+    cleanup_on_sigterm()
+    with atomic_write(sys.argv[1]) as tmp:
+        tmp.write_bytes(b"x" * 1_000_000)
+        print(tmp, flush=True)
+        time.sleep(120)
+""")
+
+
+def test_sigterm_removes_the_temporary_file_of_an_unfinished_write(tmp_path):
+    target = tmp_path / "out" / "result.parquet"
+    proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(target)], stdout=subprocess.PIPE, text=True,
+                            env=_env())
+    tmp = Path(proc.stdout.readline().strip())
+    assert tmp.is_file() and tmp.parent == target.parent
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+    assert list(target.parent.iterdir()) == []
+
+
+def test_the_cli_installs_the_sigterm_cleanup(monkeypatch):
+    from geoembed import cli
+
+    installed = []
+    monkeypatch.setattr("geoembed.atomic.cleanup_on_sigterm", lambda: installed.append(True) or True)
+    assert cli.main(["benchmark", "--list", "--tasks", "nothing_matches*"]) == 0
+    assert installed == [True]
+
+
+def test_stale_temporaries_of_a_killed_process_are_swept_by_the_next_write(tmp_path):
+    target = tmp_path / "result.npy"
+    code = ("import os, sys; from geoembed.atomic import make_temp; t = make_temp(sys.argv[1]); "
+            "t.write_bytes(b'x' * 1000); print(t, flush=True); os._exit(9)")  # dies like kill -9: no cleanup
+    done = subprocess.run([sys.executable, "-c", code, str(target)], capture_output=True, text=True, env=_env(),
+                          timeout=120)
+    stale = Path(done.stdout.strip())
+    assert stale.is_file() and stale.name.startswith(".result.")
+    foreign = tmp_path / ".result.someone-else.tmp.npy"  # not of our naming: never touched
+    foreign.write_text("keep")
+    with atomic_write(target) as tmp:
+        np.save(tmp, np.zeros(3))
+    assert not stale.exists() and foreign.exists() and target.is_file()
+    assert sweep_stale(tmp_path) == []
+
+
+def test_benchmark_worker_processes_are_shut_down_after_a_run(task_plugin):
+    psutil = pytest.importorskip("psutil")
+    from geoembed.downstream.benchmark import run_benchmark
+
+    task_plugin("toy_workers", lambda: _toy_task("toy_workers"))
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    run_benchmark(tasks=["toy_workers"], encoders=["xyz"], probes=["linear"], splits=["random"], n_splits=3,
+                  n_jobs=2, progress=False)
+    left = [p for p in psutil.Process().children(recursive=True) if p.pid not in before and p.is_running()
+            and p.status() != psutil.STATUS_ZOMBIE
+            and "resource_tracker" not in " ".join(p.cmdline())]  # tiny; exits with this process
+    assert left == []
+
+
+# -- 8. permissions ----------------------------------------------------------------------------------------------------
+def test_overwriting_keeps_the_replaced_files_mode(tmp_path):
+    path = tmp_path / "private.csv"
+    path.write_text("old")
+    path.chmod(0o600)
+    with atomic_write(path) as tmp:
+        tmp.write_text("new")
+    assert path.read_text() == "new" and stat.S_IMODE(path.stat().st_mode) == 0o600
+    fresh = tmp_path / "fresh.csv"
+    with atomic_write(fresh) as tmp:
+        tmp.write_text("x")
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o666 & ~mask
+
+
+def test_temporary_names_stay_short_for_long_targets(tmp_path):
+    target = tmp_path / ("n" * 240 + ".parquet")
+    with atomic_write(target) as tmp:
+        assert len(tmp.name) < 120
+        tmp.write_text("x")
+    assert target.read_text() == "x"
+
+
+# -- 13. long gallery names, top_k ----------------------------------------------------------------------------------
+def test_a_very_long_gallery_name_still_caches(tmp_path):
+    from geoembed.geolocate import Gallery, gallery_cache_path, gallery_embeddings
+
+    gallery = Gallery.from_latlon(CITIES, name="g" * 240)
+    emb = gallery_embeddings(gallery, "xyz")
+    path = gallery_cache_path(gallery, geoembed.get_location_encoder("xyz"))
+    assert emb.shape == (4, 3) and path.is_file() and len(path.name) < 120
+    manifest = json.loads(path.with_suffix(".json").read_text())
+    assert manifest["gallery"] == "g" * 240
+
+
+@pytest.mark.parametrize("top_k", [-1, 0, 1.5, True, "3"])
+def test_retrieve_refuses_a_bad_top_k(top_k):
+    from geoembed.geolocate import retrieve
+
+    with pytest.raises(ValueError, match="top_k"):
+        retrieve(np.eye(2, dtype=np.float32), np.eye(2, dtype=np.float32), top_k)
