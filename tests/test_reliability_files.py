@@ -301,3 +301,39 @@ def test_retrieve_refuses_a_bad_top_k(top_k):
 
     with pytest.raises(ValueError, match="top_k"):
         retrieve(np.eye(2, dtype=np.float32), np.eye(2, dtype=np.float32), top_k)
+
+
+# -- 9. concept bank metadata -------------------------------------------------------------------------------------------
+def _saved_bank(tmp_path):
+    bank = geoembed.ConceptBank.from_array(["desert", "forest", "sea"], np.eye(3, 4, dtype=np.float32),
+                                           space="test:space", categories=["land", "land", "water"])
+    return bank.save(tmp_path / "bank")
+
+
+@pytest.mark.parametrize("edit", [
+    lambda m: m.update(names=m["names"][::-1]),
+    lambda m: m.update(space="location:geoclip.mp16"),
+    lambda m: m.update(scoring="linear"),
+    lambda m: m.update(count=2),
+    lambda m: m.update(categories=["water", "land", "land"]),
+    lambda m: m.update(provenance={"built_from": "someone else"}),
+    lambda m: m.update(metadata_sha256="0" * 64),
+    lambda m: m.pop("metadata_sha256"),
+], ids=["reversed-names", "space", "scoring", "count", "categories", "provenance", "checksum", "no-checksum"])
+def test_an_edited_concepts_json_is_refused_naming_the_file(tmp_path, edit):
+    from geoembed.errors import ConceptBankError
+
+    folder = _saved_bank(tmp_path)
+    path = folder / "concepts.json"
+    meta = json.loads(path.read_text(encoding="utf-8"))
+    edit(meta)
+    path.write_text(json.dumps(meta), encoding="utf-8")
+    with pytest.raises(ConceptBankError, match="concepts.json"):
+        geoembed.ConceptBank.load(folder)
+
+
+def test_a_saved_bank_round_trips_and_the_shipped_bank_verifies(tmp_path):
+    folder = _saved_bank(tmp_path)
+    loaded = geoembed.ConceptBank.load(folder)
+    assert loaded.names == ["desert", "forest", "sea"] and loaded.space == "test:space"
+    assert len(geoembed.load_concept_bank("geodata.geoclip")) == 20
