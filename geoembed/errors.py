@@ -55,6 +55,10 @@ class OutputPathError(GeoembedError, ValueError):
     """An output path geoembed refuses to write: a symlink in an output folder, or a name that is no file name."""
 
 
+class ResourceLimitError(GeoembedError, ValueError):
+    """Work refused up front because its estimated memory exceeds the limit (which the message says how to raise)."""
+
+
 class CacheWarning(UserWarning):
     """A disk-cache entry failed its checksum (damaged or edited) and was recomputed."""
 

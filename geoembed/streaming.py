@@ -230,7 +230,7 @@ def _csv_options(path: Path, rows_per_chunk: int) -> dict:
             delimiter = ","
     lines = max(sample.count(b"\n"), 1)
     bytes_per_row = max(len(sample) / lines, 8)
-    block_size = int(min(max(bytes_per_row * rows_per_chunk, 1 << 20), 1 << 28))
+    block_size = int(min(max(bytes_per_row * rows_per_chunk, 1 << 16), 1 << 28))  # 64 KiB to 256 MiB of text
     return {"delimiter": delimiter, "block_size": block_size}
 
 

@@ -337,3 +337,199 @@ def test_a_saved_bank_round_trips_and_the_shipped_bank_verifies(tmp_path):
     loaded = geoembed.ConceptBank.load(folder)
     assert loaded.names == ["desert", "forest", "sea"] and loaded.space == "test:space"
     assert len(geoembed.load_concept_bank("geodata.geoclip")) == 20
+
+
+# -- 12. one-line errors -----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("argv, flag", [
+    (["--jobs", "0"], "--jobs"),
+    (["--jobs", "-3"], "--jobs"),
+    (["--block-size", "0"], "--block-size"),
+    (["--block-size", "nan"], "--block-size"),
+    (["--block-size", "1e9"], "--block-size"),
+    (["--seeds", "-1"], "--seeds"),
+    (["--seeds", "0", "4294967296"], "--seeds"),
+])
+def test_bad_benchmark_flags_are_one_line_argparse_errors(argv, flag, capsys):
+    from geoembed.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["benchmark", "--list", *argv])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and flag in err and "Traceback" not in err
+
+
+def test_benchmark_output_that_is_a_file_is_refused_before_work(tmp_path, capsys, monkeypatch):
+    import geoembed.downstream.benchmark as bench
+    from geoembed.cli import main
+
+    monkeypatch.setattr(bench, "run_benchmark", lambda *a, **k: pytest.fail("the benchmark started"))
+    existing = tmp_path / "report.txt"
+    existing.write_text("mine")
+    assert main(["benchmark", "--tasks", "elevation", "--encoders", "xyz", "--output", str(existing)]) == 2
+    err = capsys.readouterr().err
+    assert "--output" in err and "existing file" in err and existing.read_text() == "mine"
+
+
+def _points_frame(n=50, seed=0):
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"id": np.arange(n), "lat": rng.uniform(-80, 80, n), "lon": rng.uniform(-180, 180, n),
+                         "label": [f"p{i}" for i in range(n)]})
+
+
+def test_a_damaged_parquet_input_is_one_clear_error_when_streaming(tmp_path, capsys):
+    from geoembed.cli import main
+
+    source = tmp_path / "points.parquet"
+    _points_frame(3000).to_parquet(source, row_group_size=500)
+    data = bytearray(source.read_bytes())
+    data[len(data) // 2 : len(data) // 2 + 2000] = b"\xff" * 2000  # damage pages in the middle, keep the footer
+    source.write_bytes(bytes(data))
+    code = main(["encode", str(source), "-o", str(tmp_path / "out.parquet"), "--encoder", "xyz", "--no-progress",
+                 "--rows-per-chunk", "500"])
+    err = capsys.readouterr().err
+    assert code == 2 and str(source) in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not any(p.name != "points.parquet" for p in tmp_path.iterdir())  # no output, no temporary left
+
+
+def test_a_parquet_folder_without_scheduler_is_one_clear_error(tmp_path, capsys):
+    from geoembed.cli import main
+
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    _points_frame().to_parquet(folder / "part-0.parquet")
+    assert main(["encode", str(folder), "-o", str(tmp_path / "out.parquet"), "--encoder", "xyz"]) == 2
+    err = capsys.readouterr().err
+    assert "--scheduler" in err and "Traceback" not in err
+
+
+def test_an_unreachable_scheduler_fails_fast(tmp_path, capsys, monkeypatch):
+    import socket
+    import time
+
+    import geoembed.parallel
+    from geoembed.cli import main
+
+    pytest.importorskip("distributed")
+    monkeypatch.setattr(geoembed.parallel, "SCHEDULER_TIMEOUT_S", 2)
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    source = tmp_path / "points.parquet"
+    _points_frame().to_parquet(source)
+    started = time.perf_counter()
+    code = main(["encode", str(source), "-o", str(tmp_path / "out"), "--encoder", "xyz",
+                 "--scheduler", f"tcp://127.0.0.1:{port}"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Cannot reach the Dask scheduler" in err and "Traceback" not in err
+    assert time.perf_counter() - started < 25
+
+
+def test_weights_with_nan_name_the_users_file(tmp_path, capsys):
+    import torch
+    from safetensors.torch import save_file
+
+    from geoembed.cli import main
+
+    model = geoembed.create_location_encoder("geoclip", pretrained=False, seed=0)
+    state = {k: v.clone().contiguous() for k, v in model.state_dict().items()}
+    first = next(k for k, v in state.items() if v.is_floating_point())
+    state[first][...] = float("nan")
+    weights = tmp_path / "mine.safetensors"
+    save_file(state, str(weights))
+    csv = tmp_path / "points.csv"
+    _points_frame(5).to_csv(csv, index=False)
+    code = main(["encode", str(csv), "-o", str(tmp_path / "out.parquet"), "--weights", str(weights), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and str(weights) in err and "NaN" in err and "cached" not in err
+    del torch
+
+
+# -- 6. CSV in bounded memory ------------------------------------------------------------------------------------------
+def test_csv_is_streamed_in_chunks_and_equals_the_in_memory_result(tmp_path, monkeypatch):
+    import pandas as pd
+    import pyarrow.csv as pacsv
+
+    from geoembed.io import read_embeddings
+    from geoembed.streaming import encode_csv
+
+    frame = _points_frame(20_000)
+    source = tmp_path / "points.csv.gz"
+    frame.to_csv(source, index=False)
+    batches = []
+    real_open = pacsv.open_csv
+
+    def counting_open(*args, **kwargs):
+        reader = real_open(*args, **kwargs)
+
+        class Counting:
+            def read_next_batch(self):
+                batch = reader.read_next_batch()
+                batches.append(batch.num_rows)
+                return batch
+
+        return Counting()
+
+    monkeypatch.setattr(pacsv, "open_csv", counting_open)
+    summary = encode_csv(source, tmp_path / "out.parquet", encoder="xyz", rows_per_chunk=1000, progress=False)
+    assert summary["rows"] == 20_000 and len(batches) > 5 and max(batches) < 5000  # read a block at a time
+    back = pd.read_parquet(tmp_path / "out.parquet")
+    pd.testing.assert_frame_equal(back[list(frame.columns)], frame, check_exact=False, rtol=1e-12)
+    expected = geoembed.encode_location(lat=frame["lat"], lon=frame["lon"], encoder="xyz")
+    np.testing.assert_allclose(read_embeddings(tmp_path / "out.parquet"), expected, rtol=1e-6, atol=1e-7)
+
+
+def test_csv_streaming_keeps_the_checks_of_the_in_memory_reader(tmp_path):
+    from geoembed.errors import InvalidCoordinatesError
+    from geoembed.streaming import encode_csv
+
+    source = tmp_path / "bad.csv"
+    frame = _points_frame(300).astype({"lat": object})
+    frame.loc[250, "lat"] = "48,85"
+    frame.to_csv(source, index=False)
+    with pytest.raises(InvalidCoordinatesError, match=r"row 250 \('48,85'\)"):
+        encode_csv(source, tmp_path / "out.parquet", encoder="xyz", rows_per_chunk=100, progress=False)
+    assert not (tmp_path / "out.parquet").exists()
+
+
+def test_csv_streaming_survives_a_column_whose_type_changes_late(tmp_path):
+    import pandas as pd
+
+    from geoembed.streaming import encode_csv
+
+    lines = ["id,lat,lon"] + [f"{i},{i % 80},{i % 170}" for i in range(200_000)] + ["not-a-number,1,2"]
+    source = tmp_path / "late.csv"
+    source.write_text("\n".join(lines) + "\n")
+    with pytest.warns(UserWarning, match="as text"):
+        summary = encode_csv(source, tmp_path / "out.parquet", encoder="xyz", rows_per_chunk=50_000,
+                             progress=False)
+    assert summary["rows"] == 200_001
+    assert pd.read_parquet(tmp_path / "out.parquet", columns=["id"])["id"].iloc[-1] == "not-a-number"
+
+
+# -- 6. explain map size -----------------------------------------------------------------------------------------------
+def test_a_map_too_large_for_memory_is_refused_up_front(monkeypatch, capsys, tmp_path):
+    import geoembed.geo
+    from geoembed.cli import main
+
+    monkeypatch.setattr(geoembed.geo, "global_grid", lambda *a, **k: pytest.fail("the grid was built"))
+    code = main(["explain", "--map", "arid climate", "--step", "0.01", "-o", str(tmp_path / "m.png")])
+    err = capsys.readouterr().err
+    assert code == 2 and "648,000,000 cells" in err and "--step" in err and "--memory-limit" in err
+    assert "Traceback" not in err and not (tmp_path / "m.png").exists()
+
+
+def test_map_memory_estimate_and_limit():
+    from geoembed.concepts.explain import check_map_size, map_cells, map_memory_bytes
+    from geoembed.errors import ResourceLimitError
+
+    assert map_cells(1.0) == 180 * 360 and map_cells(0.01) == 18_000 * 36_000
+    assert map_cells(0.7) == len(geoembed.geo.global_grid(0.7))
+    assert map_memory_bytes(1.0, 512) == 180 * 360 * (80 + 2048)
+    check_map_size(0.25, 512)  # 1.04 M cells, about 2.2 GB
+    with pytest.raises(ResourceLimitError, match=r"step_deg=0\.\d+") as refused:
+        check_map_size(0.1, 512)
+    suggested = float(str(refused.value).split("step_deg=")[1].split(",")[0])
+    check_map_size(suggested, 512)  # the step the message suggests does fit
+    check_map_size(0.1, 512, memory_limit_gb=20)
