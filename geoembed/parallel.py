@@ -111,9 +111,10 @@ def encode_parquet_dataset(
     complete, so a failed run never leaves a half-written dataset under that name.
     """
     import shutil
-    import tempfile
 
     import dask.dataframe as dd
+
+    from geoembed.atomic import discard_temp, make_temp
 
     output = Path(output_path)
     if output.exists() and not overwrite:
@@ -132,15 +133,14 @@ def encode_parquet_dataset(
             raise DataFileError(f"Could not read {input_path} as Parquet: {type(exc).__name__}: {exc}") from None
         encoded = encode_dask(frame, **kwargs)
         output.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
+        staging = make_temp(output, directory=True)  # tagged with this process: removed on SIGTERM, swept if stale
         try:
             encoded.to_parquet(str(staging), write_index=False)
             if output.exists():
                 shutil.rmtree(output)
             os.replace(staging, output)
         finally:
-            if staging.exists():
-                shutil.rmtree(staging)
+            discard_temp(staging)
         rows = sum(_parquet_rows(p) for p in output.glob("*.parquet"))
     finally:
         if client is not None:
