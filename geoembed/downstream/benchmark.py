@@ -327,7 +327,7 @@ def _check_output_dir(out_dir: Path) -> None:
     if out_dir.exists() and not out_dir.is_dir():
         raise OutputPathError(f"--output {out_dir} is an existing file, not a folder; choose a folder name.")
     out_dir.mkdir(parents=True, exist_ok=True)
-    for name in ("cells.jsonl", "predictions"):
+    for name in ("cells.jsonl", "predictions", "charts", "maps"):
         if (out_dir / name).is_symlink():
             raise OutputPathError(f"{out_dir / name} is a symlink; geoembed does not write through links in its "
                                   f"output folders. Remove it (rm {out_dir / name}) or choose another output folder.")
