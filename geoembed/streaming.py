@@ -43,15 +43,13 @@ def encode_parquet(
     The output is written to a temporary file and moved into place only when complete, so an interrupted run never
     leaves a truncated file. Returns a summary: rows, dimensions, encoder identity, output path.
     """
-    import pyarrow.parquet as pq
-
     if rows_per_chunk < 1:
         raise ValueError(f"rows_per_chunk must be positive, got {rows_per_chunk}.")
     source = _open_parquet(input_path)
     geo_meta = _geo_metadata(source.schema_arrow)
     model = _model(encoder, device, encoder_kwargs)
     return _encode_stream(
-        lambda: _parquet_batches(input_path, pq.ParquetFile(input_path), rows_per_chunk), output_path,
+        lambda: _parquet_batches(input_path, source, rows_per_chunk), output_path,
         column_names=source.schema_arrow.names, metadata=source.schema_arrow.metadata, total=source.metadata.num_rows,
         geo_meta=geo_meta, model=model, input_path=input_path, lat_col=lat_col, lon_col=lon_col, crs=crs,
         batch_size=batch_size, normalize=normalize, prefix=prefix, overwrite=overwrite, progress=progress,
