@@ -533,3 +533,15 @@ def test_map_memory_estimate_and_limit():
     suggested = float(str(refused.value).split("step_deg=")[1].split(",")[0])
     check_map_size(suggested, 512)  # the step the message suggests does fit
     check_map_size(0.1, 512, memory_limit_gb=20)
+
+
+def test_run_benchmark_refuses_bad_seeds_and_an_output_file_before_work(tmp_path):
+    from geoembed.downstream.benchmark import run_benchmark
+
+    with pytest.raises(ValueError, match="seeds"):
+        run_benchmark(tasks=["elevation"], encoders=["xyz"], seeds=[-1], progress=False)
+    existing = tmp_path / "file"
+    existing.write_text("mine")
+    with pytest.raises(OutputPathError, match="existing file"):
+        run_benchmark(tasks=["elevation"], encoders=["xyz"], output=existing, progress=False)
+    assert existing.read_text() == "mine"

@@ -92,6 +92,9 @@ def resolve_config(
             raise ValueError(f"Unknown split {name!r}; choose from {protocol.SPLITS}.")
     if not seeds:
         raise ValueError("seeds must name at least one seed.")
+    bad = [s for s in seeds if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or not 0 <= s < 2**32]
+    if bad:
+        raise ValueError(f"seeds must be integers from 0 to 2**32-1 (--seeds), got {bad}.")
     return BenchmarkConfig(
         tasks=task_names, encoders=list(encoders),
         probes=list(probes or (("linear",) if quick else protocol.PROBES)),
@@ -150,13 +153,13 @@ def run_benchmark(
     config = resolve_config(tasks, encoders, probes=probes, splits=splits, n_splits=n_splits, seeds=seeds,
                             n_points=n_points, max_rows=max_rows, quick=quick, batch_size=batch_size, device=device)
     out_dir = Path(output) if output is not None else None
+    if out_dir is not None:
+        _check_output_dir(out_dir)  # before any work, and before reading cells.jsonl
     done = _read_cells(out_dir / "cells.jsonl") if (out_dir is not None and resume) else {}
     loaded = {name: _subsample(load_task(name), config.max_rows) for name in config.tasks}
     if block_size_deg is not None:
         loaded = {name: replace(task, block_size_deg=block_size_deg) for name, task in loaded.items()}
     config.block_size_deg = {name: float(task.block_size_deg) for name, task in loaded.items()}
-    if out_dir is not None:
-        _check_output_dir(out_dir)
     fits_per_pair = sum(_n_folds(split, config) for split in config.splits) * len(config.probes) * len(config.seeds)
     bar = tqdm(total=len(config.tasks) * len(config.encoders) * fits_per_pair, unit="fit", desc="benchmark",
                disable=not progress)
