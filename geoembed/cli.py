@@ -43,6 +43,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 1
+    from geoembed.atomic import cleanup_on_sigterm
+
+    cleanup_on_sigterm()  # SIGTERM removes our temporaries and shuts worker pools down instead of orphaning them
     try:
         code = int(args.func(args) or 0)
         sys.stdout.flush()  # a reader that went away (`geoembed plugins | head`) shows up here, not at exit

@@ -60,6 +60,18 @@ class OutputExistsError(GeoembedError, FileExistsError):
     """An output file that already exists and was not allowed to be overwritten."""
 
 
+class OutputPathError(GeoembedError, ValueError):
+    """An output path geoembed refuses to write: a symlink in an output folder, or a name that is no file name."""
+
+
+class ResourceLimitError(GeoembedError, ValueError):
+    """Work refused up front because its estimated memory exceeds the limit (which the message says how to raise)."""
+
+
+class CacheWarning(UserWarning):
+    """A disk-cache entry failed its checksum (damaged or edited) and was recomputed."""
+
+
 class ConceptBankError(GeoembedError, ValueError):
     """A concept bank that is malformed, or used with embeddings of another space or width."""
 

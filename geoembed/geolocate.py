@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from geoembed.atomic import atomic_write
+from geoembed.cache import DiskCache, cache_key
 from geoembed.coords import as_latlon
 from geoembed.errors import GeoembedError, InvalidCoordinatesError, InvalidGeometryError
 
@@ -139,12 +138,19 @@ def _read_mp16(path: str) -> Gallery:
 
 
 # -- gallery embeddings, cached ---------------------------------------------------------------------------------------
-def gallery_cache_path(gallery: Gallery, location_encoder: Any, dtype: str = "float32") -> Path:
-    """Where the embeddings of ``gallery`` under ``location_encoder`` are cached (under ``cache_dir()/galleries``)."""
-    from geoembed.weights import cache_dir
+GALLERY_CACHE = DiskCache("galleries")
 
-    key = hashlib.sha256(f"{location_encoder.identity}|{gallery.checksum}|{dtype}".encode()).hexdigest()[:32]
-    return cache_dir() / "galleries" / f"{gallery.name.replace('/', '_').replace(':', '-')}-{key}.npy"
+
+def _gallery_cache_key(gallery: Gallery, location_encoder: Any, dtype: str) -> str:
+    return cache_key("gallery-embeddings", location_encoder.identity, gallery.checksum, dtype)
+
+
+def gallery_cache_path(gallery: Gallery, location_encoder: Any, dtype: str = "float32") -> Path:
+    """Where the embeddings of ``gallery`` under ``location_encoder`` are cached (under ``cache_dir()/galleries``).
+
+    The file name starts with the gallery's name made file-safe and cut to 64 characters (any name works, however
+    long), followed by the cache key."""
+    return GALLERY_CACHE.path(_gallery_cache_key(gallery, location_encoder, dtype), label=gallery.name)
 
 
 def gallery_embeddings(
@@ -161,7 +167,8 @@ def gallery_embeddings(
 
     The cache file is a ``.npy`` opened memory-mapped (read-only), written atomically, and keyed by the encoder's
     ``identity`` (its weights checksum) and the gallery's checksum, so a new encoder or gallery never reuses stale
-    embeddings. ``dtype="float16"`` halves the file (scores are computed in float32 either way).
+    embeddings. Its checksum is verified on every read (:mod:`geoembed.cache`): a damaged or edited file is rebuilt
+    with a warning. ``dtype="float16"`` halves the file (scores are computed in float32 either way).
     """
     from geoembed.encode import get_location_encoder, iter_embeddings
 
@@ -177,26 +184,18 @@ def gallery_embeddings(
 
     if not cache:
         return np.concatenate(list(chunks())).astype(dtype, copy=False)
-    path = gallery_cache_path(gallery, encoder, dtype)
-    if path.is_file():
-        try:
-            cached = np.load(path, mmap_mode="r")
-            if cached.shape == shape and cached.dtype == np.dtype(dtype):
-                return cached
-        except (ValueError, OSError):
-            pass  # a damaged cache file: rebuilt below
-    with atomic_write(path) as tmp:
-        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape)
+    key = _gallery_cache_key(gallery, encoder, dtype)
+    cached = GALLERY_CACHE.load(key, shape=shape, dtype=dtype, label=gallery.name, mmap=True)
+    if cached is not None:
+        return cached
+    info = {"gallery": gallery.name, "points": len(gallery), "checksum": gallery.checksum,
+            "location_encoder": encoder.identity}
+    with GALLERY_CACHE.writer(key, shape, dtype, label=gallery.name, info=info) as out:
         start = 0
         for chunk in chunks():
             out[start : start + len(chunk)] = chunk
             start += len(chunk)
-        out.flush()
-        del out
-    with atomic_write(path.with_suffix(".json")) as tmp:  # what the cache file holds, for people who look
-        tmp.write_text(json.dumps({"gallery": gallery.name, "points": len(gallery), "checksum": gallery.checksum,
-                                   "location_encoder": encoder.identity, "dtype": dtype}, indent=2))
-    return np.load(path, mmap_mode="r")
+    return np.load(GALLERY_CACHE.path(key, label=gallery.name), mmap_mode="r")
 
 
 # -- retrieval ---------------------------------------------------------------------------------------------------------
@@ -242,6 +241,11 @@ def retrieve(
     from geoembed.encode import resolve_device
     from geoembed.geo import haversine_km
 
+    if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
+        raise ValueError(f"top_k must be a positive integer (how many gallery rows to return per query), got "
+                         f"{top_k!r}.")
+    if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, (int, np.integer)) or chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be a positive integer, got {chunk_rows!r}.")
     dev = resolve_device(device)
     q = torch.as_tensor(np.asarray(queries, dtype=np.float32), device=dev)
     n_queries, m = q.shape[0], embeddings.shape[0]

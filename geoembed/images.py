@@ -410,7 +410,9 @@ def extract_features(
 
     pending = [i for i in range(len(items)) if status[i] == PENDING]
     todo = [items[i] for i in pending]
-    with open(out / SKIPPED_FILE, "a", encoding="utf-8") as skipped_log:
+    from geoembed.atomic import open_for_append
+
+    with open_for_append(out / SKIPPED_FILE) as skipped_log:  # a symlink planted there is refused
         for rows, batch_features, bad in iter_feature_batches(
             todo, model, batch_size=batch_size, views=views, n_augment=n_augment, seed=seed, progress=progress,
             desc="extracting features", item_ids=pending,

@@ -142,6 +142,16 @@ def latlon_from_table(
     return as_latlon(geopandas.GeoSeries(points, index=table.index))
 
 
+def coordinate_columns(table: pd.DataFrame, *, lat_col: str | None = None,
+                       lon_col: str | None = None) -> tuple[str, str]:
+    """The names of the latitude and longitude columns :func:`latlon_from_table` would use (for streamed reads)."""
+    lat_name = _find_column(table, lat_col, LAT_NAMES, "latitude", "lat_col", "--lat-col")
+    lon_name = _find_column(table, lon_col, LON_NAMES, "longitude", "lon_col", "--lon-col")
+    if lat_name == lon_name:
+        raise DataFileError(f"Latitude and longitude cannot both come from the column {lat_name!r}.")
+    return lat_name, lon_name
+
+
 def _read_table(path: Path, kind: str, layer: str | None) -> pd.DataFrame:
     """Read ``path`` with the library that knows its format; failures become one clear :class:`DataFileError`."""
     try:

@@ -105,14 +105,16 @@ def encode_parquet_dataset(
 ) -> dict:
     """Encode a (partitioned) Parquet dataset with Dask and write a partitioned Parquet dataset.
 
-    ``scheduler`` is the address of a running ``distributed`` scheduler (``tcp://host:8786``); without it, Dask's
-    local scheduler runs in this process. The output folder is written beside its final name and renamed when
+    ``scheduler`` is the address of a running ``distributed`` scheduler (``tcp://host:8786``); without it (or with
+    ``"local"``), Dask's local scheduler runs in this process. A scheduler that does not answer within
+    :data:`SCHEDULER_TIMEOUT_S` seconds is reported at once, not after Dask's 30 s default. The output folder is written beside its final name and renamed when
     complete, so a failed run never leaves a half-written dataset under that name.
     """
     import shutil
-    import tempfile
 
     import dask.dataframe as dd
+
+    from geoembed.atomic import discard_temp, make_temp
 
     output = Path(output_path)
     if output.exists() and not overwrite:
@@ -120,28 +122,49 @@ def encode_parquet_dataset(
 
         raise OutputExistsError(f"{output} already exists; pass overwrite=True (--overwrite) to replace it.")
     client = None
-    if scheduler:
-        from distributed import Client
-
-        client = Client(scheduler)
+    if scheduler and scheduler != "local":
+        client = _connect(scheduler)
     try:
-        frame = dd.read_parquet(str(input_path))
+        try:
+            frame = dd.read_parquet(str(input_path))
+        except (OSError, ValueError) as exc:  # not Parquet, or damaged: pyarrow's errors are OSError/ValueError
+            from geoembed.errors import DataFileError
+
+            raise DataFileError(f"Could not read {input_path} as Parquet: {type(exc).__name__}: {exc}") from None
         encoded = encode_dask(frame, **kwargs)
         output.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
+        staging = make_temp(output, directory=True)  # tagged with this process: removed on SIGTERM, swept if stale
         try:
             encoded.to_parquet(str(staging), write_index=False)
             if output.exists():
                 shutil.rmtree(output)
             os.replace(staging, output)
         finally:
-            if staging.exists():
-                shutil.rmtree(staging)
+            discard_temp(staging)
         rows = sum(_parquet_rows(p) for p in output.glob("*.parquet"))
     finally:
         if client is not None:
             client.close()
     return {"rows": rows, "output": str(output), "partitions": frame.npartitions}
+
+
+SCHEDULER_TIMEOUT_S = 10
+
+
+def _connect(scheduler: str):
+    """A ``distributed`` client of ``scheduler``, or one clear error when it cannot be reached."""
+    from distributed import Client
+
+    from geoembed.errors import GeoembedError
+
+    try:
+        return Client(scheduler, timeout=SCHEDULER_TIMEOUT_S)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise GeoembedError(
+            f"Cannot reach the Dask scheduler at {scheduler} within {SCHEDULER_TIMEOUT_S} s ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else 'no answer'}). Check the address and that the scheduler "
+            f"is running (dask scheduler), or use --scheduler local to run on this machine."
+        ) from None
 
 
 def _parquet_rows(path: Path) -> int:

@@ -263,10 +263,10 @@ def distribution_of_module(module: str) -> str | None:
 
 
 def _check_name(name: Any, kind: str) -> None:
-    if not isinstance(name, str) or not _VALID_NAME.match(name):
+    if not isinstance(name, str) or not _VALID_NAME.match(name) or len(name) > 200:  # names become file names
         raise ValueError(
-            f"Invalid {kind} name {name!r}: use letters, digits, '_', '-' and '.', starting with a letter or digit "
-            f"(e.g. 'my_encoder' or 'arch.tag')."
+            f"Invalid {kind} name {name!r}: use letters, digits, '_', '-' and '.', starting with a letter or digit, "
+            f"at most 200 characters (e.g. 'my_encoder' or 'arch.tag')."
         )
 
 

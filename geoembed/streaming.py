@@ -1,9 +1,9 @@
-"""Encode Parquet files of any size in bounded memory: read a chunk of rows, embed it, append it to the output.
+"""Encode Parquet and CSV files of any size in bounded memory: read a chunk of rows, embed it, append it to the output.
 
 Peak memory is set mostly by ``rows_per_chunk`` (the rows, their embeddings and one model), and grows only slowly
 with the file (the Parquet footer's per-row-group statistics): 862 MB for 100,000 GeoCLIP points, 1,486 MiB for ten
-million (measurements in docs/scale.md). Plain Parquet with coordinate columns and GeoParquet (WKB point
-geometries; the ``geo`` metadata is carried over to the output) are both supported.
+million (measurements in docs/scale.md). Plain Parquet with coordinate columns, GeoParquet (WKB point
+geometries; the ``geo`` metadata is carried over to the output) and CSV/TSV text (:func:`encode_csv`) are supported.
 """
 
 from __future__ import annotations
@@ -43,30 +43,107 @@ def encode_parquet(
     The output is written to a temporary file and moved into place only when complete, so an interrupted run never
     leaves a truncated file. Returns a summary: rows, dimensions, encoder identity, output path.
     """
+    if rows_per_chunk < 1:
+        raise ValueError(f"rows_per_chunk must be positive, got {rows_per_chunk}.")
+    source = _open_parquet(input_path)
+    geo_meta = _geo_metadata(source.schema_arrow)
+    model = _model(encoder, device, encoder_kwargs)
+    return _encode_stream(
+        lambda: _parquet_batches(input_path, source, rows_per_chunk), output_path,
+        column_names=source.schema_arrow.names, metadata=source.schema_arrow.metadata, total=source.metadata.num_rows,
+        geo_meta=geo_meta, model=model, input_path=input_path, lat_col=lat_col, lon_col=lon_col, crs=crs,
+        batch_size=batch_size, normalize=normalize, prefix=prefix, overwrite=overwrite, progress=progress,
+    )
+
+
+def encode_csv(
+    input_path: str | os.PathLike,
+    output_path: str | os.PathLike,
+    *,
+    lat_col: str | None = None,
+    lon_col: str | None = None,
+    crs: Any = None,
+    encoder: Any = DEFAULT_ENCODER,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    rows_per_chunk: int = DEFAULT_ROWS_PER_CHUNK,
+    normalize: bool = False,
+    prefix: str = "emb_",
+    device: Any = None,
+    overwrite: bool = False,
+    progress: bool = True,
+    **encoder_kwargs: Any,
+) -> dict:
+    """Stream a CSV/TSV/text file (optionally ``.gz``/``.bz2``/``.zst``) into Parquet, chunk by chunk, like
+    :func:`encode_parquet`: memory is bounded by ``rows_per_chunk``, not by the file's size.
+
+    The file is parsed with pyarrow's streaming CSV reader. The coordinate columns are read as text and converted
+    with the same checks as :func:`geoembed.io.read_points`; the other columns get the types pyarrow infers from the
+    first block of rows (if a later row does not fit, the file is read again with those columns as text, with a
+    warning).
+    """
+    from geoembed.io import coordinate_columns
+
+    if rows_per_chunk < 1:
+        raise ValueError(f"rows_per_chunk must be positive, got {rows_per_chunk}.")
+    path = Path(input_path)
+    options = _csv_options(path, rows_per_chunk)
+    first = _first_csv_block(path, options)
+    lat_name, lon_name = coordinate_columns(first, lat_col=lat_col, lon_col=lon_col)
+    model = _model(encoder, device, encoder_kwargs)
+    inferred = {name: _csv_type(first[name]) for name in first.columns}
+    text_types = {name: "string" for name in first.columns}
+
+    def run(types: dict) -> dict:
+        types = {**types, lat_name: "string", lon_name: "string"}  # coordinates: checked like every other reader
+        return _encode_stream(
+            lambda: _csv_batches(path, options, types, rows_per_chunk), output_path, column_names=list(first.columns),
+            metadata=None, total=None, geo_meta=None, model=model, input_path=input_path, lat_col=lat_name,
+            lon_col=lon_name, crs=crs, batch_size=batch_size, normalize=normalize, prefix=prefix,
+            overwrite=overwrite, progress=progress, numeric=(lat_name, lon_name),
+        )
+
+    try:
+        return run(inferred)
+    except _TypeChanged as exc:
+        import warnings
+
+        warnings.warn(f"{path}: {exc}; reading the file again with its non-coordinate columns as text.",
+                      stacklevel=2)
+        return run(text_types)
+
+
+class _TypeChanged(Exception):
+    """A CSV column whose later rows do not fit the type inferred from the first block."""
+
+
+def _model(encoder: Any, device: Any, encoder_kwargs: dict):
+    from geoembed.encode import get_location_encoder
+
+    return get_location_encoder(encoder, device=device, **encoder_kwargs)
+
+
+def _encode_stream(open_batches, output_path, *, column_names, metadata, total, geo_meta, model, input_path, lat_col,
+                   lon_col, crs, batch_size, normalize, prefix, overwrite, progress, numeric=()) -> dict:
+    """The loop shared by every streamed input: read a batch, embed it, append it to the Parquet output.
+
+    Columns named in ``numeric`` (coordinates read as text) are written as float64, once they passed the checks."""
     import pandas as pd
     import pyarrow as pa
     import pyarrow.parquet as pq
     from tqdm.auto import tqdm
 
-    from geoembed.encode import get_location_encoder, iter_embeddings
+    from geoembed.encode import iter_embeddings
     from geoembed.io import check_embedding_columns, latlon_from_table
 
-    if rows_per_chunk < 1:
-        raise ValueError(f"rows_per_chunk must be positive, got {rows_per_chunk}.")
-    source = pq.ParquetFile(input_path)
-    geo_meta = _geo_metadata(source.schema_arrow)
-    model = get_location_encoder(encoder, device=device, **encoder_kwargs)
     # a name clash must stop the run before any encoding
-    names = check_embedding_columns(pd.DataFrame(columns=source.schema_arrow.names), model.embedding_dim, prefix=prefix)
-
-    total = source.metadata.num_rows
+    names = check_embedding_columns(pd.DataFrame(columns=column_names), model.embedding_dim, prefix=prefix)
     rows = 0
     writer = None
     bar = tqdm(total=total, unit="pt", unit_scale=True, desc="encoding", disable=not progress)
     try:
         with atomic_write(output_path, overwrite=overwrite) as tmp:
             try:
-                for batch in source.iter_batches(batch_size=rows_per_chunk):
+                for batch in open_batches():
                     frame = batch.to_pandas()
                     frame.index = pd.RangeIndex(rows, rows + len(frame))  # errors name rows by file position
                     table_for_coords = _with_geometry(frame, geo_meta) if geo_meta else frame
@@ -74,11 +151,13 @@ def encode_parquet(
                     emb = np.concatenate(list(iter_embeddings(latlon, model, batch_size=batch_size,
                                                               normalize=normalize)))
                     columns = np.ascontiguousarray(emb.T)  # one contiguous float32 vector per output column
-                    arrays = batch.columns + [pa.array(columns[j]) for j in range(len(columns))]
+                    arrays = [_as_number(batch, i, frame) if name in numeric else batch.column(i)
+                              for i, name in enumerate(batch.schema.names)]
+                    arrays += [pa.array(columns[j]) for j in range(len(columns))]
                     table = pa.Table.from_arrays(arrays, names=batch.schema.names + names)
                     if writer is None:
                         # keep the input's metadata: GeoParquet's "geo" (CRS, geometry column) and pandas' (index)
-                        schema = table.schema.with_metadata(source.schema_arrow.metadata or {})
+                        schema = table.schema.with_metadata(metadata or {})
                         writer = pq.ParquetWriter(tmp, schema, compression="zstd")
                     writer.write_table(table if table.schema.equals(writer.schema) else table.cast(writer.schema))
                     rows += len(frame)
@@ -93,6 +172,132 @@ def encode_parquet(
     finally:
         bar.close()
     return {"rows": rows, "dim": model.embedding_dim, "encoder": model.identity, "output": str(Path(output_path))}
+
+
+def _as_number(batch, i: int, frame):
+    import pandas as pd
+    import pyarrow as pa
+
+    name = batch.schema.names[i]
+    return pa.array(pd.to_numeric(frame[name]).astype("float64").to_numpy(), type=pa.float64(),
+                    mask=frame[name].isna().to_numpy())
+
+
+def _open_parquet(path):
+    """The Parquet file's reader; a file that is no Parquet becomes one clear error naming it."""
+    import pyarrow.parquet as pq
+
+    from geoembed.errors import DataFileError
+
+    try:
+        return pq.ParquetFile(path)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"Input file {path} does not exist.") from None
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        raise DataFileError(f"Could not read {path} as Parquet: {exc}") from None
+
+
+def _parquet_batches(path, source, rows_per_chunk: int):
+    """The file's record batches; damage found midway (a corrupt page) becomes one clear error naming the file."""
+    from geoembed.errors import DataFileError
+
+    batches = source.iter_batches(batch_size=rows_per_chunk)
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            return
+        except (OSError, ValueError) as exc:
+            raise DataFileError(f"Could not read {path} as Parquet: {type(exc).__name__}: {exc}") from None
+        yield batch
+
+
+def _csv_options(path: Path, rows_per_chunk: int) -> dict:
+    """Delimiter (from the suffix, or sniffed for .txt) and a block size of about ``rows_per_chunk`` rows."""
+    import csv
+
+    from geoembed.io import TEXT_SUFFIXES
+
+    suffix = next(s.lower() for s in reversed(path.suffixes) if s.lower() in TEXT_SUFFIXES)
+    sample = _head(path, 1 << 16)
+    delimiter = TEXT_SUFFIXES[suffix]
+    if delimiter is None:
+        try:
+            delimiter = csv.Sniffer().sniff(sample.decode("utf-8", "replace")).delimiter
+        except csv.Error:
+            delimiter = ","
+    lines = max(sample.count(b"\n"), 1)
+    bytes_per_row = max(len(sample) / lines, 8)
+    block_size = int(min(max(bytes_per_row * rows_per_chunk, 1 << 16), 1 << 28))  # 64 KiB to 256 MiB of text
+    return {"delimiter": delimiter, "block_size": block_size}
+
+
+def _head(path: Path, size: int) -> bytes:
+    import pyarrow as pa
+
+    with pa.input_stream(str(path), compression="detect") as stream:
+        return stream.read(size)
+
+
+def _csv_reader(path: Path, options: dict, column_types: dict | None = None):
+    import pyarrow.csv as pacsv
+
+    from geoembed.errors import DataFileError
+
+    try:
+        return pacsv.open_csv(
+            str(path),
+            read_options=pacsv.ReadOptions(block_size=options["block_size"]),
+            parse_options=pacsv.ParseOptions(delimiter=options["delimiter"]),
+            # empty fields are missing values, as pandas reads them (so errors say "missing", not "not a number")
+            convert_options=pacsv.ConvertOptions(column_types=column_types or {}, strings_can_be_null=True),
+        )
+    except FileNotFoundError:
+        raise FileNotFoundError(f"Input file {path} does not exist.") from None
+    except (OSError, ValueError) as exc:
+        raise DataFileError(f"Could not read {path} as text data: {type(exc).__name__}: {exc}") from None
+
+
+def _first_csv_block(path: Path, options: dict):
+    """The first block of rows as a DataFrame (column names and inferred types)."""
+    from geoembed.errors import DataFileError
+
+    reader = _csv_reader(path, options)
+    try:
+        batch = reader.read_next_batch()
+    except StopIteration:
+        raise DataFileError(f"{path} has no rows: there is nothing to encode.") from None
+    except (OSError, ValueError) as exc:
+        raise DataFileError(f"Could not read {path} as text data: {type(exc).__name__}: {exc}") from None
+    return batch.to_pandas()
+
+
+def _csv_type(column) -> str:
+    """The Arrow type name pyarrow inferred for a column of the first block (``"string"`` when unsure)."""
+    kind = column.dtype.kind
+    return {"i": "int64", "f": "float64", "b": "bool"}.get(kind, "string")
+
+
+def _csv_batches(path: Path, options: dict, column_types: dict, rows_per_chunk: int):
+    """Record batches of at most ``rows_per_chunk`` rows; a type that changes midway raises :class:`_TypeChanged`."""
+    import pyarrow as pa
+
+    from geoembed.errors import DataFileError
+
+    reader = _csv_reader(path, options, {k: pa.type_for_alias(v) for k, v in column_types.items()})
+    while True:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            return
+        except pa.ArrowInvalid as exc:
+            if "conversion error" in str(exc) and set(column_types.values()) != {"string"}:
+                raise _TypeChanged(str(exc).split("\n")[0]) from None
+            raise DataFileError(f"Could not read {path} as text data: {exc}") from None
+        except (OSError, ValueError) as exc:
+            raise DataFileError(f"Could not read {path} as text data: {type(exc).__name__}: {exc}") from None
+        for start in range(0, batch.num_rows, rows_per_chunk):
+            yield batch.slice(start, rows_per_chunk)
 
 
 def _geo_metadata(schema) -> dict | None:

@@ -21,7 +21,6 @@ import importlib.metadata as importlib_metadata
 import math
 import os
 import shutil
-import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,9 +159,9 @@ def download(record: WeightsRecord) -> Path:
     """Download ``record`` into the cache, verify it, and move it into place atomically."""
     target = cached_weights_path(record)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{record.filename}.", suffix=".part", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    from geoembed.atomic import discard_temp, make_temp
+
+    tmp = make_temp(target, suffix=".part")  # tagged with this process: removed on SIGTERM, swept once stale
     try:
         if record.hf_hub is not None:
             from huggingface_hub import hf_hub_download  # optional dependency: pip install pygeoembed[hub]
@@ -176,7 +175,7 @@ def download(record: WeightsRecord) -> Path:
         verify(tmp, record)
         os.replace(tmp, target)
     finally:
-        tmp.unlink(missing_ok=True)
+        discard_temp(tmp)
     return target
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from geoembed.commands._args import device, positive_int
+from geoembed.commands._args import degrees_in, device, jobs, positive_int, seed
 
 
 def _at_least_two(text: str) -> int:
@@ -35,16 +35,16 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--splits", nargs="+", metavar="SPLIT", default=["spatial", "random"],
                         help="spatial, random and/or holdout (default: spatial random)")
     parser.add_argument("--folds", type=_at_least_two, help="folds per split (default 5; --quick: 3)")
-    parser.add_argument("--block-size", type=float, metavar="DEG",
-                        help="spatial CV block side in degrees for every task (default: each task's own)")
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0], help="seeds (default: 0)")
+    parser.add_argument("--block-size", type=degrees_in(0, 180), metavar="DEG",
+                        help="spatial CV block side in degrees, in (0, 180], for every task (default: each task's own)")
+    parser.add_argument("--seeds", nargs="+", type=seed, default=[0], help="seeds, 0 to 2**32-1 (default: 0)")
     parser.add_argument("--max-rows", type=positive_int, help="subsample each task (--quick: 600)")
     parser.add_argument("--quick", action="store_true",
                         help="fast check: linear probe, 3 folds, at most 600 rows per task, 8 points per polygon")
     parser.add_argument("-o", "--output", metavar="DIR", help="folder for the report files (and resuming)")
     parser.add_argument("--no-resume", action="store_true", help="recompute cells already in --output")
-    parser.add_argument("--jobs", type=int, default=-1, metavar="N",
-                        help="parallel probe fits (default -1: one per CPU core)")
+    parser.add_argument("--jobs", type=jobs, default=-1, metavar="N",
+                        help="parallel probe fits, at least 1 (default -1: one per CPU core)")
     parser.add_argument("--device", type=device, default=None,
                         help="cpu, cuda, cuda:N or mps (default: the best available)")
     parser.add_argument("--list", action="store_true", help="list the tasks and exit")
@@ -54,6 +54,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
     import sys
 
     from geoembed.commands._args import check_device
@@ -62,6 +63,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.list:
         return _list_tasks(args.tasks)
+    if args.output is not None and os.path.exists(args.output) and not os.path.isdir(args.output):
+        print(f"geoembed benchmark: error: --output {args.output} is an existing file; --output names a folder "
+              f"(created if missing).", file=sys.stderr)
+        return 2
     if args.device is not None:
         check_device(args.device)
     options = dict(tasks=args.tasks, encoders=args.encoders or DEFAULT_ENCODERS, probes=args.probes,

@@ -70,8 +70,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     scale.add_argument(
         "--scheduler",
         metavar="ADDRESS",
-        help="encode a Parquet file or folder of Parquet files on a running Dask cluster (tcp://host:8786); "
-        "OUTPUT is then a folder of Parquet files",
+        help="encode a Parquet file or folder of Parquet files on a running Dask cluster (tcp://host:8786), or "
+        "with Dask on this machine (local); OUTPUT is then a folder of Parquet files",
     )
 
     out = parser.add_argument_group("output")
@@ -98,10 +98,12 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     check_device(args.device)
     options = _encoder_options(args)
+    if args.weights is not None:
+        _check_user_weights(args, options)
     if args.scheduler:
         return _run_on_dask(args, options, started)
     output_format = check_output(args.output, overwrite=args.overwrite)  # fail before any slow work
-    if output_format == "parquet" and args.layout == "columns" and _is_parquet(args.input):
+    if output_format == "parquet" and args.layout == "columns" and (_is_parquet(args.input) or _is_text(args.input)):
         return _run_streaming(args, options, started)
     table, latlon = read_points(args.input, lat_col=args.lat_col, lon_col=args.lon_col, layer=args.layer, crs=args.crs)
     if output_format == "geoparquet":
@@ -136,18 +138,30 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_streaming(args: argparse.Namespace, options: dict, started: float) -> int:
-    """Parquet in, Parquet out: chunk by chunk, in bounded memory (see geoembed.streaming)."""
-    from geoembed.streaming import encode_parquet
+    """Parquet or CSV in, Parquet out: chunk by chunk, in bounded memory (see geoembed.streaming)."""
+    from pathlib import Path
 
-    summary = encode_parquet(
+    from geoembed.streaming import encode_csv, encode_parquet
+
+    if Path(args.input).is_dir():
+        raise GeoembedError(f"{args.input} is a folder: a folder of Parquet files is encoded with Dask, on a cluster "
+                            f"(--scheduler tcp://host:8786) or on this machine (--scheduler local).")
+    if args.layer is not None:
+        raise GeoembedError(f"--layer applies to multi-layer vector files such as GeoPackage, not to {args.input}.")
+    stream = encode_parquet if _is_parquet(args.input) else encode_csv
+    summary = stream(
         args.input, args.output, lat_col=args.lat_col, lon_col=args.lon_col, crs=args.crs, encoder=args.encoder,
         batch_size=args.batch_size, rows_per_chunk=args.rows_per_chunk, normalize=args.normalize, prefix=args.prefix,
         device=None if args.device == "auto" else args.device, overwrite=args.overwrite,
         progress=not args.no_progress, **options,
     )
+    from geoembed.encode import get_location_encoder
+
+    model = get_location_encoder(args.encoder, device=None if args.device == "auto" else args.device, **options)
     print(
-        f"encoded {summary['rows']} points -> {summary['dim']}-d embeddings with {args.encoder} (streamed in chunks of "
-        f"{args.rows_per_chunk} rows) -> {args.output} in {time.perf_counter() - started:.1f} s"
+        f"encoded {summary['rows']} points -> {summary['dim']}-d embeddings with {args.encoder} "
+        f"(weights {_weights_label(model, args, options)}) -> {args.output} in {time.perf_counter() - started:.1f} s, "
+        f"streamed in chunks of {args.rows_per_chunk} rows"
     )
     return 0
 
@@ -169,6 +183,18 @@ def _run_on_dask(args: argparse.Namespace, options: dict, started: float) -> int
         f"{args.encoder} -> {args.output}/ in {time.perf_counter() - started:.1f} s"
     )
     return 0
+
+
+def _is_text(path: str) -> bool:
+    """A CSV/TSV/text file that pyarrow can stream (plain, or compressed with gzip, bzip2 or zstd)."""
+    from pathlib import Path
+
+    from geoembed.io import TEXT_SUFFIXES
+
+    suffixes = [s.lower() for s in Path(path).suffixes]
+    if suffixes and suffixes[-1] in (".gz", ".bz2", ".zst"):
+        suffixes = suffixes[:-1]
+    return bool(suffixes) and suffixes[-1] in TEXT_SUFFIXES and not Path(path).is_dir()
 
 
 def _is_parquet(path: str) -> bool:
@@ -198,6 +224,25 @@ def _encoder_options(args: argparse.Namespace) -> dict:
         if _accepts(factory, "seed"):
             options["seed"] = args.seed
     return options
+
+
+def _check_user_weights(args: argparse.Namespace, options: dict) -> None:
+    """Refuse a --weights file whose values are not all finite, naming that file (before any encoding).
+
+    The model is built once here; encoders built by name are cached, so encoding reuses it."""
+    import torch
+
+    from geoembed.encode import get_location_encoder
+
+    model = get_location_encoder(args.encoder, device=None if args.device == "auto" else args.device, **options)
+    tensors = list(model.parameters()) + list(model.buffers())
+    bad = [t for t in tensors if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+    if bad:
+        raise GeoembedError(
+            f"--weights {args.weights}: this weights file holds NaN or infinite values, so every embedding would be "
+            f"NaN. The file itself is bad (this is not a cache problem): export it again from a healthy model, or "
+            f"drop --weights to use the published weights."
+        )
 
 
 def _weights_label(model, args: argparse.Namespace, options: dict) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from geoembed.commands._args import positive_int
+from geoembed.commands._args import positive_float, positive_int
 from geoembed.errors import GeoembedError
 
 DEFAULT_BANK = "geodata.geoclip"
@@ -42,6 +42,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     maps = parser.add_argument_group("map options")
     maps.add_argument("--step", type=float, default=1.0, help="grid step in degrees (default: 1.0)")
     maps.add_argument("--land-only", action="store_true", help="only land cells")
+    maps.add_argument("--memory-limit", type=positive_float, default=4.0, metavar="GB",
+                      help="refuse a map whose estimated memory exceeds this many GB (default: 4)")
     parser.set_defaults(func=run)
     return parser
 
@@ -64,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
             raise GeoembedError(f"--step must be in (0, 90] degrees, got {args.step}.")
         try:
             out = concept_map(args.map, bank=args.bank, encoder=args.encoder, out=args.output or "concept_map.png",
-                              step_deg=args.step, land_only=args.land_only, progress=True)
+                              step_deg=args.step, land_only=args.land_only, progress=True,
+                              memory_limit_gb=args.memory_limit)
         except KeyError as exc:  # an unknown concept name: the message lists close matches
             raise GeoembedError(exc.args[0]) from None
         print(f"wrote the concept map of {args.map!r} to {out}")

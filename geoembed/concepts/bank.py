@@ -16,6 +16,7 @@ On disk a bank is a folder holding ``embeddings.safetensors`` (the matrix, and `
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -27,7 +28,7 @@ import torch
 from geoembed.atomic import atomic_write
 from geoembed.errors import ConceptBankError, DataFileError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: concepts.json carries metadata_sha256, a checksum of all its other fields
 JSON_NAME = "concepts.json"
 TENSORS_NAME = "embeddings.safetensors"
 SCORINGS = ("cosine", "linear")
@@ -217,6 +218,7 @@ class ConceptBank:
             "descriptions": self.descriptions,
             "provenance": self.provenance,
         }
+        meta["metadata_sha256"] = metadata_checksum(meta)
         with atomic_write(folder / JSON_NAME) as tmp:
             tmp.write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         return folder
@@ -242,12 +244,19 @@ class ConceptBank:
             raise ConceptBankError(f"{json_path} is not valid JSON: {exc}.") from None
         if not isinstance(meta, dict) or meta.get("format_version") != FORMAT_VERSION:
             version = meta.get("format_version") if isinstance(meta, dict) else None
+            hint = (" (saved by an older geoembed, without a checksum of its names, space and scoring: build the bank "
+                    "again and save it with this version)") if version == 1 else ""
             raise ConceptBankError(
-                f"{json_path} has format_version {version!r}; this geoembed reads version {FORMAT_VERSION}."
+                f"{json_path} has format_version {version!r}; this geoembed reads version {FORMAT_VERSION}{hint}."
             )
-        missing = [k for k in ("space", "names", "embeddings_sha256") if k not in meta]
+        missing = [k for k in ("space", "names", "embeddings_sha256", "metadata_sha256") if k not in meta]
         if missing:
             raise ConceptBankError(f"{json_path} lacks the fields {missing}.")
+        if metadata_checksum(meta) != meta["metadata_sha256"]:
+            raise ConceptBankError(
+                f"{json_path} was edited after it was saved: its names, space, scoring or other fields do not match "
+                f"its metadata_sha256. Refusing to load it; save the bank again from its source."
+            )
         if sha256_file(tensors_path) != meta["embeddings_sha256"]:
             raise ConceptBankError(
                 f"{tensors_path} does not match {json_path} (sha256 differs): the two files come from different "
@@ -259,6 +268,12 @@ class ConceptBank:
             raise ConceptBankError(f"Cannot read {tensors_path}: {type(exc).__name__}: {exc}.") from None
         if "embeddings" not in tensors:
             raise ConceptBankError(f"{tensors_path} holds no 'embeddings' tensor.")
+        shape = tuple(tensors["embeddings"].shape)
+        if len(shape) != 2 or (meta.get("count"), meta.get("dim")) != shape or shape[0] != len(meta["names"]):
+            raise ConceptBankError(
+                f"{json_path} records {meta.get('count')} concepts of width {meta.get('dim')} and "
+                f"{len(meta['names'])} names, but {tensors_path} holds a {list(shape)} matrix."
+            )
         return cls(
             meta["names"],
             tensors["embeddings"],
@@ -356,6 +371,16 @@ class ConceptBank:
         from geoembed.concepts.geodata import fit_geodata_bank
 
         return fit_geodata_bank(gdf, label_column, **kwargs)
+
+
+def metadata_checksum(meta: Mapping[str, Any]) -> str:
+    """sha256 of every field of a ``concepts.json`` but ``metadata_sha256`` itself, in a canonical JSON form.
+
+    It covers the names, categories, descriptions, space, scoring, counts, provenance and (through
+    ``embeddings_sha256``) the tensor file, so an edit to any of them is caught on load."""
+    fields = {k: v for k, v in meta.items() if k != "metadata_sha256"}
+    canonical = json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def load_concept_bank(bank: Any, **kwargs: Any) -> ConceptBank:

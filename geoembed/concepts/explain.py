@@ -112,19 +112,64 @@ def explain_location(lat: float | None = None, lon: float | None = None, *, poin
     return table[["concept", "category", "score", "rank"]].reset_index(drop=True)
 
 
+#: Default memory limit of :func:`concept_map`, in GB (10**9 bytes): a map whose estimate exceeds it is refused.
+MAP_MEMORY_LIMIT_GB = 4.0
+_GRID_BYTES_PER_CELL = 48  # building the global grid: meshgrid lat + lon, the stacked (M, 2) copy, the land mask
+_MAP_BYTES_PER_CELL = 32  # per scored cell besides its embedding: coordinates, score, the plotted raster
+
+
+def map_cells(step_deg: float) -> int:
+    """Cells of the global ``step_deg`` grid (what :func:`geoembed.geo.global_grid` builds before any filter)."""
+    n_lat = int(np.ceil(180 / step_deg - 0.5))
+    n_lon = int(np.ceil(360 / step_deg - 0.5))
+    return n_lat * n_lon
+
+
+def map_memory_bytes(step_deg: float, embedding_dim: int) -> int:
+    """Estimated peak memory of a concept map: every cell of the grid, its ``embedding_dim`` float32 embedding, its
+    score and its pixel. Land-only maps and extents keep fewer cells; the estimate is the whole grid's."""
+    return map_cells(step_deg) * (_GRID_BYTES_PER_CELL + _MAP_BYTES_PER_CELL + 4 * int(embedding_dim))
+
+
+def check_map_size(step_deg: float, embedding_dim: int, memory_limit_gb: float = MAP_MEMORY_LIMIT_GB) -> None:
+    """Refuse, before any allocation, a map whose estimated memory exceeds ``memory_limit_gb``."""
+    if not (isinstance(step_deg, (int, float)) and np.isfinite(step_deg) and 0 < step_deg <= 90):
+        raise ValueError(f"step_deg (--step) must be a number of degrees in (0, 90], got {step_deg!r}.")
+    if not (isinstance(memory_limit_gb, (int, float)) and np.isfinite(memory_limit_gb) and memory_limit_gb > 0):
+        raise ValueError(f"memory_limit_gb (--memory-limit) must be a positive number, got {memory_limit_gb!r}.")
+    need = map_memory_bytes(step_deg, embedding_dim)
+    if need <= memory_limit_gb * 1e9:
+        return
+    from geoembed.errors import ResourceLimitError
+
+    per_cell = need / map_cells(step_deg)
+    fitting = float(f"{np.sqrt(180 * 360 * per_cell / (memory_limit_gb * 1e9)) * 1.05:.2g}")
+    raise ResourceLimitError(
+        f"A concept map with step {step_deg:g} deg has {map_cells(step_deg):,} cells; with {embedding_dim}-d "
+        f"embeddings it needs about {need / 1e9:,.1f} GB of memory, over the limit of {memory_limit_gb:g} GB. Use a "
+        f"coarser step (step_deg={fitting:g}, --step {fitting:g}, fits), or raise the limit (memory_limit_gb=, "
+        f"--memory-limit GB) if this machine has the memory."
+    )
+
+
 def concept_map(concept: str, *, bank: Any = DEFAULT_BANK, encoder: Any = DEFAULT_ENCODER,
                 out: str | os.PathLike = "concept_map.png", step_deg: float = 1.0, land_only: bool = False,
                 extent: tuple[float, float, float, float] | None = None, title: str | None = None,
-                cmap: str = "magma", device: Any = None, progress: bool = False, **encoder_kwargs: Any) -> Path:
+                cmap: str = "magma", device: Any = None, progress: bool = False,
+                memory_limit_gb: float = MAP_MEMORY_LIMIT_GB, **encoder_kwargs: Any) -> Path:
     """Draw one concept's score over a global grid as a PNG world map (like GeoCLIP's text-query maps).
 
     ``extent`` (``lon_min, lon_max, lat_min, lat_max``) limits the map to a region, for example to leave out
-    Antarctica when the bank was fitted without it.
+    Antarctica when the bank was fitted without it. A grid whose estimated memory (:func:`map_memory_bytes`) exceeds
+    ``memory_limit_gb`` is refused up front, with the step that would fit.
     """
+    from geoembed.encode import get_location_encoder
     from geoembed.geo import global_grid
     from geoembed.maps import plot_world
 
     single = load_concept_bank(bank).select(names=[concept])  # an unknown concept fails here, before encoding
+    model = get_location_encoder(encoder, device=device, **encoder_kwargs)
+    check_map_size(step_deg, model.embedding_dim, memory_limit_gb)
     grid = global_grid(step_deg, land_only=land_only)
     if extent is not None:
         lon_min, lon_max, lat_min, lat_max = extent

@@ -25,6 +25,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from geoembed.cache import DiskCache
 from geoembed.errors import WeightsError, WeightsNotFoundError
 from geoembed.registry import text_encoders
 
@@ -35,8 +36,11 @@ MINILM_SPACE = "text:all-MiniLM-L6-v2"
 _ENCODER_CACHE: dict[tuple, "TextEncoder"] = {}
 _ENCODER_CACHE_LOCK = threading.Lock()
 
+_TEXT_CACHE = DiskCache("concept_embeddings")  # concept embeddings, checksummed (geoembed.cache)
+
 
 # -- public registry functions (same contract as register_/create_/list_ of the other kinds) -----------------------
+
 def register_text_encoder(name: str, factory: Callable[..., Any] | None = None, *, overwrite: bool = False):
     """Register a text encoder factory under ``name`` (usable as a decorator); it must build a :class:`TextEncoder`."""
     return text_encoders.register(name, factory, overwrite=overwrite)
@@ -279,35 +283,27 @@ def geoclip_text_encoder(*, pretrained: bool = True, clip_model: str = "ViT-L-14
 # -- cached encoding ----------------------------------------------------------------------------------------------------
 def concept_cache_dir() -> Path:
     """Where concept embeddings are cached: ``cache_dir() / "concept_embeddings"``."""
-    from geoembed.weights import cache_dir
-
-    return cache_dir() / "concept_embeddings"
+    return _TEXT_CACHE.directory
 
 
 def encode_texts(encoder: TextEncoder, texts: Sequence[str], *, batch_size: int = 256, progress: bool = False,
                  cache: bool = True) -> np.ndarray:
     """Encode ``texts``, reusing the on-disk cache keyed by (encoder identity, texts); writes are atomic.
 
-    A cache file that cannot be read (truncated by a crash, edited) is ignored and rewritten.
+    Entries are checksummed with the key they answer for (:mod:`geoembed.cache`): one that is damaged, edited or
+    copied from other texts is recomputed with a warning, never returned.
     """
-    from safetensors.numpy import load_file, save_file
-
-    from geoembed.atomic import atomic_write
+    from geoembed.cache import cache_key
 
     texts = _check_texts(texts)
-    key = hashlib.sha256(json.dumps([encoder.identity, texts], ensure_ascii=False).encode()).hexdigest()
-    path = concept_cache_dir() / f"{key[:32]}.safetensors"
-    if cache and path.is_file():
-        try:
-            vectors = load_file(str(path))["embeddings"]
-            if vectors.shape == (len(texts), encoder.embedding_dim) and np.isfinite(vectors).all():
-                return vectors
-        except Exception:  # a damaged cache entry is recomputed, never trusted
-            pass
+    key = cache_key("text-embeddings", encoder.identity, json.dumps(texts, ensure_ascii=False))
+    if cache:
+        vectors = _TEXT_CACHE.load(key, shape=(len(texts), encoder.embedding_dim), dtype=np.float32)
+        if vectors is not None:
+            return vectors
     vectors = encoder.encode(texts, batch_size=batch_size, progress=progress)
     if cache:
-        with atomic_write(path) as tmp:
-            save_file({"embeddings": vectors}, str(tmp), metadata={"encoder": encoder.identity[:500]})
+        _TEXT_CACHE.save(key, vectors, info={"encoder": encoder.identity[:500], "texts": len(texts)})
     return vectors
 
 

@@ -92,6 +92,9 @@ def resolve_config(
             raise ValueError(f"Unknown split {name!r}; choose from {protocol.SPLITS}.")
     if not seeds:
         raise ValueError("seeds must name at least one seed.")
+    bad = [s for s in seeds if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or not 0 <= s < 2**32]
+    if bad:
+        raise ValueError(f"seeds must be integers from 0 to 2**32-1 (--seeds), got {bad}.")
     return BenchmarkConfig(
         tasks=task_names, encoders=list(encoders),
         probes=list(probes or (("linear",) if quick else protocol.PROBES)),
@@ -150,13 +153,13 @@ def run_benchmark(
     config = resolve_config(tasks, encoders, probes=probes, splits=splits, n_splits=n_splits, seeds=seeds,
                             n_points=n_points, max_rows=max_rows, quick=quick, batch_size=batch_size, device=device)
     out_dir = Path(output) if output is not None else None
+    if out_dir is not None:
+        _check_output_dir(out_dir)  # before any work, and before reading cells.jsonl
     done = _read_cells(out_dir / "cells.jsonl") if (out_dir is not None and resume) else {}
     loaded = {name: _subsample(load_task(name), config.max_rows) for name in config.tasks}
     if block_size_deg is not None:
         loaded = {name: replace(task, block_size_deg=block_size_deg) for name, task in loaded.items()}
     config.block_size_deg = {name: float(task.block_size_deg) for name, task in loaded.items()}
-    if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
     fits_per_pair = sum(_n_folds(split, config) for split in config.splits) * len(config.probes) * len(config.seeds)
     bar = tqdm(total=len(config.tasks) * len(config.encoders) * fits_per_pair, unit="fit", desc="benchmark",
                disable=not progress)
@@ -188,9 +191,10 @@ def run_benchmark(
                     if out_dir is not None:
                         _append_cell(out_dir / "cells.jsonl", key, cell_rows)
                         if key[2] == config.splits[0] and key[3] == config.probes[0] and key[4] == config.seeds[0]:
-                            _save_predictions(out_dir, task, encoder, predictions)
+                            _save_predictions(out_dir, task_name, encoder, predictions)
     finally:
         bar.close()
+        shutdown_workers()  # no idle worker processes linger after the run (or after SIGTERM unwinds it)
     results = pd.DataFrame(rows, columns=RESULT_COLUMNS)
     if out_dir is not None:
         from geoembed.downstream.report import write_reports
@@ -243,7 +247,7 @@ def _run_cells(task: Any, X: np.ndarray, keys: list[tuple], config: BenchmarkCon
                                     block_size_deg=task.block_size_deg, seed=seed)
         jobs += [(key, fold, train, test) for fold, (train, test) in enumerate(folds)]
     blocks = protocol.block_ids(latlon, task.block_size_deg)  # inner CV of the spatial split is spatial too
-    fitted = Parallel(n_jobs=n_jobs, return_as="generator")(
+    fitted = Parallel(n_jobs=n_jobs, return_as="generator", **_worker_options(n_jobs))(
         delayed(_fit_fold)(key[3], X[train], y[train], X[test], classification, key[4],
                            blocks[train] if key[2] == "spatial" else None)
         for key, _, train, test in jobs
@@ -294,22 +298,60 @@ def _read_cells(path: Path) -> dict[tuple, list[dict]]:
 
 
 def _append_cell(path: Path, key: tuple, rows: list[dict]) -> None:
-    with open(path, "a", encoding="utf-8") as f:
+    from geoembed.atomic import open_for_append
+
+    with open_for_append(path) as f:  # a symlink planted at cells.jsonl is refused, never followed
         f.write(json.dumps({"key": list(key), "rows": rows}) + "\n")
         f.flush()
         os.fsync(f.fileno())
 
 
-def _save_predictions(out_dir: Path, task: Any, encoder: str, predictions: dict) -> None:
-    """Out-of-fold predictions of the first split/probe/seed, for maps of predictions and residuals."""
+def _save_predictions(out_dir: Path, task_name: str, encoder: str, predictions: dict) -> None:
+    """Out-of-fold predictions of the first split/probe/seed, for maps of predictions and residuals.
+
+    The file is named after the task's and encoder's registry names (validated when registered, and again here),
+    never after attributes a plugin controls (a task object's ``name``)."""
     import pandas as pd
 
-    from geoembed.atomic import atomic_write
+    from geoembed.atomic import atomic_write, safe_file_name
+
+    name = f"{safe_file_name(task_name, 'task name')}__{safe_file_name(encoder, 'encoder name')}.parquet"
 
     frame = pd.DataFrame({"lat": predictions["latlon"][:, 0], "lon": predictions["latlon"][:, 1],
                           "y_true": predictions["y_true"], "y_pred": predictions["y_pred"]})
-    with atomic_write(out_dir / "predictions" / f"{task.name}__{encoder}.parquet") as tmp:
+    with atomic_write(out_dir / "predictions" / name) as tmp:
         frame.to_parquet(tmp, index=False)
+
+
+def _check_output_dir(out_dir: Path) -> None:
+    """Create the output folder; refuse an existing file there, and symlinks where our files go."""
+    from geoembed.errors import OutputPathError
+
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputPathError(f"--output {out_dir} is an existing file, not a folder; choose a folder name.")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name in ("cells.jsonl", "predictions", "charts", "maps"):
+        if (out_dir / name).is_symlink():
+            raise OutputPathError(f"{out_dir / name} is a symlink; geoembed does not write through links in its "
+                                  f"output folders. Remove it (rm {out_dir / name}) or choose another output folder.")
+
+
+# Idle probe-fit workers exit after this many seconds, so even a run killed with SIGKILL (which no handler can see)
+# leaves no worker processes behind for long; joblib's default is 300 s.
+WORKER_IDLE_SECONDS = 15
+
+
+def _worker_options(n_jobs: int) -> dict:
+    return {} if n_jobs == 1 else {"idle_worker_timeout": WORKER_IDLE_SECONDS}
+
+
+def shutdown_workers() -> None:
+    """Stop joblib's reusable pool of worker processes, if one was started (a no-op otherwise)."""
+    from joblib.externals.loky import reusable_executor
+
+    executor = reusable_executor._executor
+    if executor is not None:
+        executor.shutdown(wait=True, kill_workers=True)
 
 
 def config_dict(config: BenchmarkConfig) -> dict:

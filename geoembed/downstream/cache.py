@@ -2,35 +2,34 @@
 
 A cache entry is keyed by the encoder's :attr:`~geoembed.LocationEncoder.identity` (class, width and weights sha256,
 or a hash of random weights), the ``normalize`` flag and the exact float64 coordinates. Any change to one of them
-misses the cache; nothing stale can be returned. Entries are ``.npy`` files under ``<cache_dir>/embeddings/``,
-written atomically. Set ``GEOEMBED_CACHE_DIR`` to move the cache; delete the folder to empty it.
+misses the cache; nothing stale can be returned. Entries live under ``<cache_dir>/embeddings/`` in geoembed's one
+disk cache (:mod:`geoembed.cache`): each is checksummed together with the key it answers for, so an entry that was
+damaged, edited or copied from other points is recomputed (with a warning), never returned. Set
+``GEOEMBED_CACHE_DIR`` to move the cache; delete the folder to empty it.
 """
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from geoembed.atomic import atomic_write
-from geoembed.weights import cache_dir
+from geoembed import cache as disk
 
-CACHE_FORMAT = "1"
+CACHE_FORMAT = "2"
+STORE = disk.DiskCache("embeddings", shard=True)
 
 
 def embeddings_cache_dir() -> Path:
     """Folder of cached embeddings (inside :func:`geoembed.cache_dir`)."""
-    return cache_dir() / "embeddings"
+    return STORE.directory
 
 
 def cache_key(identity: str, latlon: np.ndarray, normalize: bool) -> str:
     """sha256 of everything that determines the embeddings of ``latlon``."""
-    digest = hashlib.sha256()
-    digest.update(f"{CACHE_FORMAT}|{identity}|normalize={bool(normalize)}|".encode())
-    digest.update(np.ascontiguousarray(latlon, dtype=np.float64).tobytes())
-    return digest.hexdigest()
+    return disk.cache_key("point-embeddings", CACHE_FORMAT, identity, f"normalize={bool(normalize)}",
+                          np.ascontiguousarray(latlon, dtype=np.float64))
 
 
 def embed_points(
@@ -50,23 +49,18 @@ def embed_points(
     from geoembed.encode import iter_embeddings
 
     latlon = np.ascontiguousarray(latlon, dtype=np.float64)
-    path = None
+    key = None
     if cache:
         key = cache_key(identity or model.identity, latlon, normalize)
-        path = embeddings_cache_dir() / key[:2] / f"{key}.npy"
-        if path.is_file():
-            try:
-                cached = np.load(path, allow_pickle=False)
-            except (OSError, ValueError):  # a damaged entry is recomputed, never trusted
-                cached = None
-            if cached is not None and cached.shape == (len(latlon), model.embedding_dim):
-                return cached
+        cached = STORE.load(key, shape=(len(latlon), model.embedding_dim), dtype=np.float32)
+        if cached is not None:
+            return cached
     result = np.empty((len(latlon), model.embedding_dim), dtype=np.float32)
     start = 0
     for chunk in iter_embeddings(latlon, model, batch_size=batch_size, normalize=normalize, progress=progress):
         result[start : start + len(chunk)] = chunk
         start += len(chunk)
-    if path is not None:
-        with atomic_write(path) as tmp:
-            np.save(tmp, result, allow_pickle=False)
+    if key is not None:
+        STORE.save(key, result, info={"points": len(latlon), "encoder": identity or model.identity,
+                                      "normalize": bool(normalize)})
     return result
