@@ -45,6 +45,8 @@ class Task:
         description, sampling, version: what is predicted, how the rows were drawn, data version.
         provenance: ``{"source": ..., "license": ..., "citation": ...}``.
         units: units of the target before ``target_transform`` (for reports).
+        gates: the data gates the task declares, ``{gate name: parameters}`` (documented region, value range,
+            land, source agreement...; see :mod:`geoembed.downstream.gates`); run by the task build and the tests.
     """
 
     name: str
@@ -59,6 +61,7 @@ class Task:
     version: str = "user"
     provenance: dict = field(default_factory=dict)
     units: str = ""
+    gates: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         validate_task(self)
@@ -95,6 +98,8 @@ class Task:
             "block_size_deg": self.block_size_deg, "version": self.version, "units": self.units,
             "description": self.description, "sampling": self.sampling, **{k: self.provenance.get(k, "")
                                                                           for k in ("source", "license", "citation")},
+            "documented_region": self.gates.get("region", {}).get("name", ""),
+            "value_range": [self.gates["values"][k] for k in ("min", "max") if k in self.gates.get("values", {})],
         }
 
 
@@ -253,6 +258,6 @@ def load_shipped_task(name: str) -> Task:
         name=name, data=data, target=entry["target"], kind=entry["kind"], metrics=tuple(entry["metrics"]),
         target_transform=entry.get("target_transform"), block_size_deg=entry["block_size_deg"],
         description=entry["description"], sampling=entry["sampling"], version=entry["version"],
-        provenance=entry["provenance"], units=entry.get("units", ""),
+        provenance=entry["provenance"], units=entry.get("units", ""), gates=entry.get("gates", {}),
     )
 
