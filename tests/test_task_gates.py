@@ -108,6 +108,21 @@ def test_georgia_read_as_utm_17n_fails_the_region_gate(tasks):
     assert_task(georgia)
 
 
+def test_a_user_task_declares_gates_and_they_run(tasks):
+    from geoembed.downstream.tasks import register_task
+    from geoembed.registry import tasks as task_registry
+
+    data = tasks["georgia_bachelors"].data
+    task = register_task("gated_user_task_test", data=data, target="pct_bachelors", kind="regression",
+                         gates={"values": {"min": 0, "max": 10}})
+    try:
+        assert "values" in _failed(check_task(task))  # 37.5 % is above the declared maximum
+        assert task.summary()["value_range"] == [0, 10]
+    finally:
+        task_registry.unregister("gated_user_task_test")
+    assert tasks["georgia_bachelors"].summary()["documented_region"] == "Georgia, USA"
+
+
 def test_georgia_polygons_are_in_georgia(tasks):
     lon = tasks["georgia_bachelors"].data.total_bounds[[0, 2]]
     assert -85.7 < lon[0] < -85.5 and -81.0 < lon[1] < -80.7
@@ -208,6 +223,8 @@ def test_the_source_gate_compares_every_row(tasks):
 def test_unknown_gates_and_countries_are_refused(tasks):
     with pytest.raises(ValueError, match="Unknown task gates"):
         check_task(tasks["georgia_bachelors"], {"regoin": {}})
+    with pytest.raises(ValueError, match="unknown gates"):
+        _copy(tasks["georgia_bachelors"], gates={"regoin": {}})
     with pytest.raises(ValueError, match="unknown Natural Earth country"):
         check_task(tasks["georgia_bachelors"], {"region": {"countries": ["Georgia (US state)"]}})
 

@@ -145,6 +145,15 @@ def validate_task(task: Task) -> None:
                                                 and 0 < task.block_size_deg <= 180):
         raise ValueError(f"Task {task.name!r}: block_size_deg must be a number of degrees in (0, 180], got "
                          f"{task.block_size_deg!r}.")
+    if not isinstance(task.gates, dict):
+        raise TypeError(f"Task {task.name!r}: gates must be a dict {{gate name: parameters}}, got "
+                        f"{type(task.gates).__name__}.")
+    if task.gates:
+        from geoembed.downstream.gates import GATES
+
+        unknown_gates = sorted(set(task.gates) - set(GATES))
+        if unknown_gates:
+            raise ValueError(f"Task {task.name!r}: unknown gates {unknown_gates}; known gates: {sorted(GATES)}.")
     unknown = set(task.metrics) - set(DEFAULT_METRICS.get(task.kind, ()))
     if unknown:
         raise ValueError(f"Task {task.name!r}: metrics {sorted(unknown)} do not apply to {task.kind}; use "
@@ -192,13 +201,15 @@ def register_task(
     sampling: str = "",
     provenance: dict | None = None,
     units: str = "",
+    gates: dict | None = None,
     overwrite: bool = False,
 ) -> Task:
     """Register a benchmark task built from a GeoDataFrame (validated now, not at benchmark time).
 
     >>> register_task(name="my_task", data=gdf, target="income", kind="regression")   # doctest: +SKIP
 
-    A ready :class:`Task` may be passed as ``data`` (then leave ``target``/``kind`` out). Returns the task.
+    A ready :class:`Task` may be passed as ``data`` (then leave ``target``/``kind`` out). ``gates`` declares data
+    checks (:mod:`geoembed.downstream.gates`) that :func:`geoembed.downstream.gates.check_task` runs. Returns the task.
     """
     if isinstance(data, Task):
         task = data
@@ -208,7 +219,7 @@ def register_task(
                             "'classification').")
         task = Task(name=name, data=data, target=target, kind=kind, metrics=tuple(metrics),
                     target_transform=target_transform, block_size_deg=block_size_deg, description=description,
-                    sampling=sampling, provenance=dict(provenance or {}), units=units)
+                    sampling=sampling, provenance=dict(provenance or {}), units=units, gates=dict(gates or {}))
     task_registry.register(name, lambda: task, overwrite=overwrite)
     return task
 
