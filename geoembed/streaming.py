@@ -81,11 +81,12 @@ def encode_csv(
     first block of rows (if a later row does not fit, the file is read again with those columns as text, with a
     warning).
     """
-    from geoembed.io import coordinate_columns
+    from geoembed.io import check_unique_header, coordinate_columns
 
     if rows_per_chunk < 1:
         raise ValueError(f"rows_per_chunk must be positive, got {rows_per_chunk}.")
     path = Path(input_path)
+    check_unique_header(path)  # pyarrow would keep both columns and leave the choice of coordinates to chance
     options = _csv_options(path, rows_per_chunk)
     first = _first_csv_block(path, options)
     lat_name, lon_name = coordinate_columns(first, lat_col=lat_col, lon_col=lon_col)
