@@ -265,7 +265,9 @@ class TorchSpatialEncoder(LocationEncoder):
             freqs = np.pi * np.exp2(np.arange(NERF_FREQUENCIES).astype(float))
         else:
             freqs = np.zeros(0)
-        self.register_buffer("frequencies", torch.from_numpy(freqs), persistent=False)  # float64
+        # float64 and deliberately not a buffer: Apple's MPS has no float64, so positions are encoded on the CPU there
+        self.frequencies = torch.from_numpy(freqs)
+        self._frequencies_on: dict[torch.device, torch.Tensor] = {torch.device("cpu"): self.frequencies}
 
     # -- the computation ----------------------------------------------------------------------------------------
     def forward(self, latlon: torch.Tensor) -> torch.Tensor:
@@ -282,19 +284,24 @@ class TorchSpatialEncoder(LocationEncoder):
             return self._rff(latlon)
         if kind == "tile_ffn":
             return self._tile(latlon)
+        if latlon.device.type == "mps":  # no float64 there
+            return self.position_encoding(latlon.cpu()).to(latlon.device)
+        freqs = self._frequencies_on.get(latlon.device)
+        if freqs is None:
+            freqs = self._frequencies_on[latlon.device] = self.frequencies.to(latlon.device)
         x = latlon.to(torch.float64)
         lon, lat = x[:, 1], x[:, 0]
         n = x.shape[0]
         if kind == "Space2Vec-grid":
-            angles = torch.stack((lon, lat), dim=1)[:, :, None] * self.frequencies  # (N, 2, F)
+            angles = torch.stack((lon, lat), dim=1)[:, :, None] * freqs  # (N, 2, F)
             enc = torch.stack((torch.sin(angles), torch.cos(angles)), dim=-1)  # (N, 2, F, 2)
         elif kind == "Space2Vec-theory":
             half, root = -1.0 / 2.0, math.sqrt(3) / 2.0
             a = torch.stack((lon * 1.0 + lat * 0.0, lon * half + lat * root, lon * half + lat * -root), dim=1)
-            angles = a[:, None, :] * self.frequencies[None, :, None]  # (N, F, 3)
+            angles = a[:, None, :] * freqs[None, :, None]  # (N, F, 3)
             enc = torch.stack((torch.sin(angles), torch.cos(angles)), dim=-1)  # (N, F, 3, 2)
         elif kind in ("Sphere2Vec-sphereC", "Sphere2Vec-sphereC+"):
-            scaled = torch.stack((lon, lat), dim=1)[:, :, None] * self.frequencies * math.pi / 180  # (N, 2, F)
+            scaled = torch.stack((lon, lat), dim=1)[:, :, None] * freqs * math.pi / 180  # (N, 2, F)
             lon_f, lat_f = scaled[:, 0], scaled[:, 1]
             lat_sin, lat_cos, lon_sin, lon_cos = torch.sin(lat_f), torch.cos(lat_f), torch.sin(lon_f), torch.cos(lon_f)
             if kind == "Sphere2Vec-sphereC":
@@ -305,7 +312,7 @@ class TorchSpatialEncoder(LocationEncoder):
         elif kind == "Sphere2Vec-sphereM":
             rad = torch.stack((lon, lat), dim=1) * math.pi / 180  # (N, 2)
             lon1, lat1 = rad[:, 0:1], rad[:, 1:2]
-            scaled = rad[:, :, None] * self.frequencies  # (N, 2, F)
+            scaled = rad[:, :, None] * freqs  # (N, 2, F)
             lon_f, lat_f = scaled[:, 0], scaled[:, 1]
             lat_f_cos, lat1_cos = torch.cos(lat_f), torch.cos(lat1)
             enc = torch.stack((torch.sin(lat_f), lat_f_cos * torch.cos(lon1), lat1_cos * torch.cos(lon_f),
@@ -317,7 +324,7 @@ class TorchSpatialEncoder(LocationEncoder):
             if kind == "xyz":
                 enc = xyz
             else:
-                angles = xyz[:, :, None] * self.frequencies  # (N, 3, F)
+                angles = xyz[:, :, None] * freqs  # (N, 3, F)
                 enc = torch.cat((torch.sin(angles), torch.cos(angles)), dim=1)  # (N, 6, F)
         elif kind == "wrap_ffn":
             scaled = torch.stack((lon / 180.0, lat / 90.0), dim=1)
@@ -328,21 +335,21 @@ class TorchSpatialEncoder(LocationEncoder):
 
     def _rff(self, latlon: torch.Tensor) -> torch.Tensor:
         lon_min, lon_max, lat_min, lat_max = self.config.map_range
-        x = latlon.to(torch.float64)
+        x = (latlon.cpu() if latlon.device.type == "mps" else latlon).to(torch.float64)
         lon = ((x[:, 1] - lon_min) * 1.0 / (lon_max - lon_min)) * 2 - 1  # data_utils.coord_normalize, float64
         lat = ((x[:, 0] - lat_min) * 1.0 / (lat_max - lat_min)) * 2 - 1
-        coords = torch.stack((lon, lat), dim=1).to(torch.float32)  # the reference's torch.FloatTensor(...)
         pe = self.position_encoder
+        coords = torch.stack((lon, lat), dim=1).to(pe.dirvec.device, torch.float32)  # the reference's FloatTensor
         projected = torch.addmm(pe.shift.to(torch.float32), coords, pe.dirvec.to(torch.float32))
         return torch.cos(projected) * math.sqrt(2.0 / self.config.frequency_num)
 
     def _tile(self, latlon: torch.Tensor) -> torch.Tensor:
         lon_min, _, lat_min, _ = self.config.map_range
         cols, rows = self.config.tile_grid
-        x = latlon.to(torch.float64)
+        x = (latlon.cpu() if latlon.device.type == "mps" else latlon).to(torch.float64)
         col = torch.floor((x[:, 1] - lon_min) / TILE_INTERVAL).clamp(0, cols - 1)
         row = torch.floor((x[:, 0] - lat_min) / TILE_INTERVAL).clamp(0, rows - 1)
-        index = (row * cols + col).to(torch.long)
+        index = (row * cols + col).to(self.position_encoder.embedding.weight.device, torch.long)
         return self.position_encoder.embedding.weight.to(torch.float32)[index]
 
     def _network(self, h: torch.Tensor) -> torch.Tensor:
