@@ -188,7 +188,8 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
     except Exception as exc:
         raise WeightsError(
             f"Cannot read {path} with the safe loader (torch.load(weights_only=True)): {type(exc).__name__}: "
-            f"{str(exc).splitlines()[0] if str(exc) else ''} Only checkpoints made of tensors and plain values load; "
+            f"{str(exc).splitlines()[0] if str(exc).strip() else 'the file is empty or truncated.'} Only checkpoints "
+            f"made of tensors and plain values load; "
             f"TorchSpatial's rbf checkpoints (anchor points stored as NumPy objects) and corrupt files are refused."
         ) from None
     what = describe(obj)
