@@ -36,6 +36,8 @@ What the reference does, and this module reproduces (read from ``main/SpatialRel
 - The network: ``num_hidden_layer`` hidden layers of ``hidden_dim`` then an output layer of ``num_filts``. Every
   layer, the last one included, is ``linear -> activation -> dropout (identity in eval) -> + input (skip, only when
   widths match) -> LayerNorm (hidden layers only, eps 1e-5)``. So a ReLU model's embedding is non-negative.
+  The reference's dropout (p = 0.5) only acts in training; these encoders are for inference and have none, so
+  fine-tuning them is not the reference's training procedure.
 """
 
 from __future__ import annotations

@@ -57,8 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     here = Path(__file__).resolve().parent
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("snapshot", type=Path, help="a TorchSpatial checkout (holding main/) or its main/ folder")
-    parser.add_argument("--weights", type=Path, default=here.parents[3] / ".." / "shared" / "weights" / "torchspatial",
-                        help="folder with the published checkpoints (default: <repo>/../shared/weights/torchspatial)")
+    shared = Path(os.environ.get("GEOEMBED_SHARED_DIR", here.parents[3] / ".." / "shared"))
+    parser.add_argument("--weights", type=Path, default=shared / "weights" / "torchspatial",
+                        help="folder with the published checkpoints (default: $GEOEMBED_SHARED_DIR or <repo>/../shared, "
+                             "then weights/torchspatial)")
     parser.add_argument("--commit", default="", help="the snapshot's commit, recorded in the output")
     parser.add_argument("--out", type=Path, default=here / "torchspatial_reference.npz")
     args = parser.parse_args(argv)
