@@ -180,3 +180,28 @@ def test_benchmark_expands_encoder_wildcards():
     assert config.encoders == ["geoclip", "geoclip-bf16", "geoclip-random", "xyz"]
     with pytest.raises(UnknownPluginError, match="nope"):
         resolve_config(tasks=["elevation"], encoders=["nope*"])
+
+
+def test_every_encoder_refuses_bad_coordinates_the_same_way():
+    """One contract: coordinates are validated once, before any encoder runs, so every encoder (built in or from a
+    plugin, pretrained or not) refuses the same bad input with the same message."""
+    from geoembed.errors import PluginLoadError, WeightsNotFoundError
+
+    messages = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PluginWarning)
+        for name in geoembed.list_location_encoders():
+            try:
+                try:
+                    model = geoembed.create_location_encoder(name, pretrained=False)
+                except TypeError:  # a factory without a pretrained option
+                    model = geoembed.create_location_encoder(name)
+            except (PluginLoadError, WeightsNotFoundError):
+                continue  # broken or not buildable offline: other tests cover those
+            for lat, lon in ((91.0, 0.0), (0.0, 181.0), (float("nan"), 0.0)):
+                with pytest.raises(ValueError) as info:
+                    geoembed.encode_location(lat=[10.0, lat], lon=[20.0, lon], encoder=model)
+                messages.setdefault((lat, lon), {})[name] = str(info.value)
+    assert {"geoclip", "latlon", "xyz"} <= set(messages[(91.0, 0.0)])
+    for bad, by_encoder in messages.items():
+        assert len(set(by_encoder.values())) == 1, (bad, by_encoder)
