@@ -304,3 +304,30 @@ def test_bad_params_are_refused_with_their_names():
 def test_load_checkpoint_builds_any_supported_file(weights_dir):
     model = ts.load_checkpoint(weights_dir / CHECKPOINTS["torchspatial-wrap-ffn.fmow"].filename)
     assert isinstance(model, TorchSpatialEncoder) and model.weights == RECORDS["torchspatial-wrap-ffn.fmow"]
+
+
+# -- python -m geoembed_torchspatial fetch ---------------------------------------------------------------------
+def test_fetch_from_a_folder_fills_the_cache_verified(weights_dir, tmp_path, capsys):
+    from geoembed_torchspatial.__main__ import main
+
+    assert main(["fetch", "torchspatial-xyz.*", "--from", str(weights_dir)]) == 0
+    assert "2 of 2 checkpoints" in capsys.readouterr().out
+    for name in ("torchspatial-xyz.fmow", "torchspatial-xyz.yfcc"):
+        assert sha256_file(cached_weights_path(RECORDS[name])) == RECORDS[name].sha256
+        assert card_of(ts.FACTORIES[name]).weights_status() == "cached"
+    assert not cached_weights_path(RECORDS["torchspatial-nerf.fmow"]).exists()
+
+    wrong = tmp_path / "wrong"
+    wrong.mkdir()
+    (wrong / RECORDS["torchspatial-nerf.fmow"].filename).write_bytes(b"not the checkpoint")
+    assert main(["fetch", "torchspatial-nerf.fmow", "--from", str(wrong)]) == 1
+    assert "does not have the published sha256" in capsys.readouterr().err
+    assert not cached_weights_path(RECORDS["torchspatial-nerf.fmow"]).exists()
+
+
+def test_fetch_offline_without_source_reports_each_missing_file(capsys):
+    from geoembed_torchspatial.__main__ import main
+
+    assert main(["fetch", "torchspatial-rff.*"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("error: torchspatial-rff.") == 2 and "GEOEMBED_OFFLINE" in err
