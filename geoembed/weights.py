@@ -161,12 +161,25 @@ def download(record: WeightsRecord) -> Path:
         else:
             assert record.url is not None
             with urllib.request.urlopen(record.url, timeout=60) as response, open(tmp, "wb") as out:
-                shutil.copyfileobj(response, out)
+                _copy_with_progress(response, out, record)
         verify(tmp, record)
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
     return target
+
+
+def _copy_with_progress(response: Any, out: Any, record: WeightsRecord) -> None:
+    """Copy a download to ``out`` with a progress bar (bytes; the total when the server sends Content-Length)."""
+    from tqdm.auto import tqdm
+
+    length = response.headers.get("Content-Length") if getattr(response, "headers", None) else None
+    total = int(length) if length and str(length).isdigit() else None
+    with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=f"downloading {record.filename}",
+              leave=False) as bar:
+        for block in iter(lambda: response.read(1 << 20), b""):
+            out.write(block)
+            bar.update(len(block))
 
 
 def _from_user_path(record: WeightsRecord, path: Path) -> ResolvedWeights:

@@ -331,3 +331,20 @@ def test_fetch_offline_without_source_reports_each_missing_file(capsys):
     assert main(["fetch", "torchspatial-rff.*"]) == 1
     err = capsys.readouterr().err
     assert err.count("error: torchspatial-rff.") == 2 and "GEOEMBED_OFFLINE" in err
+
+
+def test_download_lands_in_the_cache_with_a_progress_bar(weights_dir, monkeypatch, capsys):
+    """The download path, without a network: the record's URL is pointed at the local file (file://)."""
+    import dataclasses
+
+    from geoembed.weights import resolve_weights
+
+    original = RECORDS["torchspatial-xyz.yfcc"]
+    record = dataclasses.replace(original, url=(weights_dir / original.filename).resolve().as_uri())
+    monkeypatch.delenv("GEOEMBED_OFFLINE")
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    resolved = resolve_weights(record)
+    assert resolved.origin == "download" and resolved.path == cached_weights_path(original)
+    assert sha256_file(resolved.path) == original.sha256
+    assert f"downloading {original.filename}" in capsys.readouterr().err
+    assert resolve_weights(record).origin == "cache"  # the second time, no download
