@@ -277,7 +277,21 @@ class TorchSpatialEncoder(LocationEncoder):
             raise ValueError(f"expected an (N, 2) tensor of [lat, lon] degrees, got shape {tuple(latlon.shape)}.")
         if latlon.shape[0] > INFERENCE_CHUNK and not torch.is_grad_enabled():
             return torch.cat([self.forward(part) for part in latlon.split(INFERENCE_CHUNK)])
+        if self.config.spa_enc_type == "tile_ffn" and not torch.is_grad_enabled():
+            # The network sees only the cell's embedding: run it once per cell and look the result up (same function,
+            # row by row; the reference runs it on every point).
+            return self._cell_outputs()[self._tile_index(latlon)]
         return self._network(self.position_encoding(latlon))
+
+    def _cell_outputs(self) -> torch.Tensor:
+        weights = [p for p in self.parameters()]
+        key = tuple((p.data_ptr(), p.device, 0 if p.is_inference() else p._version) for p in weights)
+        cached = getattr(self, "_cell_cache", None)
+        if cached is None or cached[0] != key:
+            with torch.no_grad():
+                table = self._network(self.position_encoder.embedding.weight.to(torch.float32))
+            cached = self._cell_cache = (key, table)
+        return cached[1]
 
     def position_encoding(self, latlon: torch.Tensor) -> torch.Tensor:
         """The position encoder's output (float32), the network's input."""
@@ -345,14 +359,16 @@ class TorchSpatialEncoder(LocationEncoder):
         projected = torch.addmm(pe.shift.to(torch.float32), coords, pe.dirvec.to(torch.float32))
         return torch.cos(projected) * math.sqrt(2.0 / self.config.frequency_num)
 
-    def _tile(self, latlon: torch.Tensor) -> torch.Tensor:
+    def _tile_index(self, latlon: torch.Tensor) -> torch.Tensor:
         lon_min, _, lat_min, _ = self.config.map_range
         cols, rows = self.config.tile_grid
         x = (latlon.cpu() if latlon.device.type == "mps" else latlon).to(torch.float64)
         col = torch.floor((x[:, 1] - lon_min) / TILE_INTERVAL).clamp(0, cols - 1)
         row = torch.floor((x[:, 0] - lat_min) / TILE_INTERVAL).clamp(0, rows - 1)
-        index = (row * cols + col).to(self.position_encoder.embedding.weight.device, torch.long)
-        return self.position_encoder.embedding.weight.to(torch.float32)[index]
+        return (row * cols + col).to(self.position_encoder.embedding.weight.device, torch.long)
+
+    def _tile(self, latlon: torch.Tensor) -> torch.Tensor:
+        return self.position_encoder.embedding.weight.to(torch.float32)[self._tile_index(latlon)]
 
     def _network(self, h: torch.Tensor) -> torch.Tensor:
         act = self.config.activation

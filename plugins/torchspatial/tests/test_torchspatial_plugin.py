@@ -348,3 +348,19 @@ def test_download_lands_in_the_cache_with_a_progress_bar(weights_dir, monkeypatc
     assert sha256_file(resolved.path) == original.sha256
     assert f"downloading {original.filename}" in capsys.readouterr().err
     assert resolve_weights(record).origin == "cache"  # the second time, no download
+
+
+def test_tile_lookup_table_follows_the_weights():
+    """tile_ffn runs its network once per grid cell at inference; the table must track parameter changes."""
+    model = ts.create("torchspatial-tile-ffn.fmow", pretrained=False, seed=3)
+    x = torch.tensor([[10.0, 20.0], [-50.0, 170.0], [89.0, -179.0]])
+    with torch.no_grad():
+        fast = model(x)
+    with torch.enable_grad():
+        slow = model(x)  # the module path, every point through the network
+    torch.testing.assert_close(fast, slow.detach(), rtol=1e-5, atol=1e-6)
+    with torch.no_grad():
+        model.ffn.layers[0].linear.bias.add_(1.0)
+        changed = model(x)
+    assert not torch.allclose(changed, fast)
+    torch.testing.assert_close(changed, model._network(model.position_encoding(x)).detach(), rtol=1e-5, atol=1e-6)
