@@ -364,3 +364,21 @@ def test_tile_lookup_table_follows_the_weights():
         changed = model(x)
     assert not torch.allclose(changed, fast)
     torch.testing.assert_close(changed, model._network(model.position_encoding(x)).detach(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("layernorm", [True, False])
+def test_reused_scratch_buffers_never_leak_into_results(layernorm):
+    """Hidden layers write into per-thread buffers at inference; results must stay independent across calls."""
+    config = TorchSpatialConfig("Sphere2Vec-sphereM", 8, 0.001, 1.0, (-180, 180, -90, 90), 2, 32, 16, "leakyrelu",
+                                layernorm, True)
+    model = TorchSpatialEncoder(config, seed=0).eval()
+    x1 = torch.tensor([[10.0, 20.0], [-30.0, 100.0], [60.0, -120.0]])
+    x2 = torch.tensor([[-5.0, 5.0], [45.0, -45.0], [0.0, 180.0]])
+    with torch.no_grad():
+        first = model(x1)
+        kept = first.clone()
+        second = model(x2)
+    assert torch.equal(first, kept) and not torch.equal(first, second)
+    with torch.enable_grad():
+        reference_path = model(x1).detach()  # no buffers when gradients are on
+    torch.testing.assert_close(first, reference_path, rtol=1e-6, atol=1e-7)
