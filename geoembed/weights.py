@@ -234,8 +234,19 @@ def load_state_dict(path: str | os.PathLike) -> dict[str, Any]:
             f"Delete it and fetch it again."
         ) from exc
     if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise WeightsError(f"{path} holds a {type(state).__name__}, not a state dict of tensors.")
+        raise WeightsError(f"{path} holds {_describe_checkpoint(state)}, not a state dict of tensors.")
     return dict(state)
+
+
+def _describe_checkpoint(obj: Any) -> str:
+    """What a safely loaded non-state-dict holds, in a few words (for refusals that name the file's kind)."""
+    if not isinstance(obj, Mapping):
+        return f"a {type(obj).__name__}"
+    params = obj.get("params")
+    if isinstance(params, Mapping) and "spa_enc_type" in params:
+        return (f"a TorchSpatial {params['spa_enc_type']} checkpoint (load it with a 'torchspatial-*' encoder of the "
+                f"geoembed-torchspatial plugin)")
+    return f"a dict with keys {[str(k) for k in list(obj)[:6]]}"
 
 
 def _not_found_message(record: WeightsRecord, download_error: Exception | None) -> str:

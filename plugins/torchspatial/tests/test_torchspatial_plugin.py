@@ -382,3 +382,8 @@ def test_reused_scratch_buffers_never_leak_into_results(layernorm):
     with torch.enable_grad():
         reference_path = model(x1).detach()  # no buffers when gradients are on
     torch.testing.assert_close(first, reference_path, rtol=1e-6, atol=1e-7)
+
+
+def test_geoclip_refuses_a_torchspatial_file_naming_it(weights_dir):
+    with pytest.raises(WeightsError, match="TorchSpatial xyz checkpoint"):
+        geoembed.create_location_encoder("geoclip", weights_path=weights_dir / RECORDS["torchspatial-xyz.yfcc"].filename)
