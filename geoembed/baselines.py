@@ -19,6 +19,7 @@ from typing import Sequence
 import torch
 
 from geoembed.location_encoder import LocationEncoder
+from geoembed.model_card import ModelCard, with_card
 
 
 def _unit_vector(latlon: torch.Tensor) -> torch.Tensor:
@@ -120,27 +121,64 @@ class RandomFourierFeaturesEncoder(LocationEncoder):
         return torch.cat((torch.cos(projected), torch.sin(projected)), dim=1).to(latlon.dtype)
 
 
+# -- model cards (geoembed/model_card.py): untrained, so no weights and no training data ----------------------------
+def _baseline_card(family: str, width: int, description: str, citation: str = "none", **hyperparameters) -> ModelCard:
+    return ModelCard(
+        family=family,
+        embedding_dim=width,
+        input_convention="(lat, lon) degrees (geoembed's own baseline)",
+        training_data="none (untrained)",
+        license="MIT (geoembed)",
+        citation=citation,
+        hyperparameters=hyperparameters,
+        description=description,
+    )
+
+
+_RUSSWURM = ("Rußwurm, M., Klemmer, K., Rolf, E., Zbinden, R., Tuia, D. Geographic Location Encoding with Spherical "
+             "Harmonics and Sinusoidal Representation Networks. ICLR 2024. arXiv:2310.06743")
+_TANCIK = ("Tancik, M. et al. Fourier Features Let Networks Learn High Frequency Functions in Low Dimensional "
+           "Domains. NeurIPS 2020. arXiv:2006.10739")
+
+
 # -- factories registered as entry points (group geoembed.location_encoders) ----------------------------------------
+@with_card(_baseline_card("latlon", 2, "Raw [lat, lon] degrees: the no-encoder baseline."))
 def latlon() -> LatLonEncoder:
     """Factory of ``"latlon"``."""
     return LatLonEncoder()
 
 
+@with_card(_baseline_card("xyz", 3, "The 3-D unit vector on the sphere."))
 def xyz() -> UnitVectorEncoder:
     """Factory of ``"xyz"``."""
     return UnitVectorEncoder()
 
 
+@with_card(_baseline_card("spherical harmonics", 121, "Real orthonormal spherical harmonics up to degree 10.",
+                          _RUSSWURM, degree=10))
 def sphere_harmonics(degree: int = 10) -> SphericalHarmonicsEncoder:
     """Factory of ``"sphere_harmonics"`` (121 features at the default degree 10)."""
     return SphericalHarmonicsEncoder(degree=degree)
 
 
+@with_card(_baseline_card("random Fourier features", 768, "Untrained Gaussian random Fourier features of the unit "
+                          "vector (seeded).", _TANCIK, sigmas=(1.0, 4.0, 16.0), frequencies=128, seed=0))
 def rff(sigmas: Sequence[float] = (1.0, 4.0, 16.0), frequencies: int = 128, seed: int = 0) -> RandomFourierFeaturesEncoder:
     """Factory of ``"rff"`` (768 features by default)."""
     return RandomFourierFeaturesEncoder(sigmas=sigmas, frequencies=frequencies, seed=seed)
 
 
+@with_card(ModelCard(
+    family="GeoCLIP (random weights)",
+    embedding_dim=512,
+    input_convention="(lat, lon) degrees, Equal Earth projected and scaled inside the model",
+    training_data="none (seeded random weights)",
+    license="MIT",
+    citation=("Vivanco Cepeda, V., Nayak, G. K., Shah, M. GeoCLIP: Clip-Inspired Alignment between Locations and "
+              "Images for Effective Worldwide Geo-localization. NeurIPS 2023. arXiv:2309.16020"),
+    hyperparameters={"sigmas": (1, 16, 256), "seed": 0},
+    description="GeoCLIP's architecture with random weights; the gap to geoclip is what pretraining buys.",
+))
 def geoclip_random(seed: int = 0) -> LocationEncoder:
     """Factory of ``"geoclip-random"``: GeoCLIP's architecture, seeded random weights (built through the registry)."""
     from geoembed.registry import create_location_encoder

@@ -398,9 +398,28 @@ def create_location_encoder(name: str, **kwargs: Any) -> Any:
     return location_encoders.create(name, **kwargs)
 
 
-def list_location_encoders(pattern: str = "*") -> list[str]:
-    """Names of registered location encoders matching a wildcard pattern."""
-    return location_encoders.names(pattern)
+def list_location_encoders(pattern: str = "*", *, pretrained: bool | None = None) -> list[str]:
+    """Names of registered location encoders matching a wildcard pattern.
+
+    ``pretrained=True`` keeps encoders whose model card (:mod:`geoembed.model_card`) lists pretrained weights,
+    ``pretrained=False`` the others (baselines, random weights, factories without a card). Filtering imports the
+    plugins' modules but builds no model; a plugin that fails to import is left out with a ``PluginWarning``.
+    """
+    names = location_encoders.names(pattern)
+    if pretrained is None:
+        return names
+    from geoembed.model_card import card_of
+
+    kept = []
+    for name in names:
+        try:
+            card = card_of(location_encoders.get(name))
+        except PluginLoadError as exc:
+            warnings.warn(str(exc), PluginWarning, stacklevel=2)
+            continue
+        if (card is not None and card.pretrained) == bool(pretrained):
+            kept.append(name)
+    return kept
 
 
 def register_concept_bank(name: str, factory: Callable[..., Any] | None = None, *, overwrite: bool = False):

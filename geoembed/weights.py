@@ -171,12 +171,25 @@ def download(record: WeightsRecord) -> Path:
         else:
             assert record.url is not None
             with urllib.request.urlopen(record.url, timeout=60) as response, open(tmp, "wb") as out:
-                shutil.copyfileobj(response, out)
+                _copy_with_progress(response, out, record)
         verify(tmp, record)
         os.replace(tmp, target)
     finally:
         discard_temp(tmp)
     return target
+
+
+def _copy_with_progress(response: Any, out: Any, record: WeightsRecord) -> None:
+    """Copy a download to ``out`` with a progress bar (bytes; the total when the server sends Content-Length)."""
+    from tqdm.auto import tqdm
+
+    length = response.headers.get("Content-Length") if getattr(response, "headers", None) else None
+    total = int(length) if length and str(length).isdigit() else None
+    with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=f"downloading {record.filename}",
+              leave=False) as bar:
+        for block in iter(lambda: response.read(1 << 20), b""):
+            out.write(block)
+            bar.update(len(block))
 
 
 def _from_user_path(record: WeightsRecord, path: Path) -> ResolvedWeights:
@@ -231,7 +244,7 @@ def load_state_dict(path: str | os.PathLike) -> dict[str, Any]:
             f"Delete it and fetch it again."
         ) from exc
     if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise WeightsError(f"{path} holds a {type(state).__name__}, not a state dict of tensors.")
+        raise WeightsError(f"{path} holds {_describe_checkpoint(state)}, not a state dict of tensors.")
     check_weight_values(state, path)
     return dict(state)
 
@@ -262,6 +275,17 @@ def check_weight_values(state: Mapping[str, Any], path: str | os.PathLike) -> No
                 f"{MAX_ABS_WEIGHT:.0e} that any sane model weight stays under. The file is damaged (overwritten with "
                 f"other data); use another checkpoint (or fetch the published weights again)."
             )
+
+
+def _describe_checkpoint(obj: Any) -> str:
+    """What a safely loaded non-state-dict holds, in a few words (for refusals that name the file's kind)."""
+    if not isinstance(obj, Mapping):
+        return f"a {type(obj).__name__}"
+    params = obj.get("params")
+    if isinstance(params, Mapping) and "spa_enc_type" in params:
+        return (f"a TorchSpatial {params['spa_enc_type']} checkpoint (load it with a 'torchspatial-*' encoder of the "
+                f"geoembed-torchspatial plugin)")
+    return f"a dict with keys {[str(k) for k in list(obj)[:6]]}"
 
 
 def _not_found_message(record: WeightsRecord, download_error: Exception | None) -> str:

@@ -29,7 +29,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--tasks", nargs="+", default=["*"], metavar="NAME",
                         help="task names or wildcard patterns (default: all; see --list)")
     parser.add_argument("--encoders", nargs="+", metavar="NAME",
-                        help="location encoders (default: geoclip geoclip-random sphere_harmonics rff xyz latlon)")
+                        help="location encoders or wildcard patterns, e.g. 'torchspatial-*' (default: geoclip "
+                             "geoclip-random sphere_harmonics rff xyz latlon)")
     parser.add_argument("--probes", nargs="+", metavar="PROBE",
                         help="linear, knn and/or mlp (default: all three; --quick: linear)")
     parser.add_argument("--splits", nargs="+", metavar="SPLIT", default=["spatial", "random"],

@@ -82,8 +82,12 @@ def resolve_config(
 
             task_registry.spec(pattern)  # raises UnknownPluginError with close matches
         task_names += [t for t in found if t not in task_names]
-    for name in encoders:
-        location_encoders.spec(name)  # unknown names fail now, not after an hour of work
+    encoder_names: list[str] = []
+    for pattern in encoders:  # names or wildcards ("torchspatial-*")
+        found = location_encoders.names(pattern)
+        if not found:
+            location_encoders.spec(pattern)  # unknown names fail now, not after an hour of work
+        encoder_names += [e for e in found if e not in encoder_names]
     for name in list(probes or ()):
         if name not in protocol.PROBES:
             raise ValueError(f"Unknown probe {name!r}; choose from {protocol.PROBES}.")
@@ -96,7 +100,7 @@ def resolve_config(
     if bad:
         raise ValueError(f"seeds must be integers from 0 to 2**32-1 (--seeds), got {bad}.")
     return BenchmarkConfig(
-        tasks=task_names, encoders=list(encoders),
+        tasks=task_names, encoders=encoder_names,
         probes=list(probes or (("linear",) if quick else protocol.PROBES)),
         splits=list(splits), n_splits=n_splits or (3 if quick else 5), seeds=[int(s) for s in seeds],
         n_points=n_points or (QUICK_N_POINTS if quick else 16),
