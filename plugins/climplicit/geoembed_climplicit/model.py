@@ -34,6 +34,9 @@ W0_INITIAL = 30.0
 #: The months the original concatenates when no month is given.
 DEFAULT_MONTHS = (3, 6, 9, 12)
 N_CHELSA = 11
+#: Inference processes this many rows at a time: 512 x 512 float32 activations (1 MB) stay in cache (measured
+#: fastest of 512 to 16,384 at batch 4,096 on one thread).
+ROWS_PER_CHUNK = 512
 
 
 class ReSirenLayer(nn.Module):
@@ -59,12 +62,28 @@ class ReSiren(nn.Module):
         self.last_layer = ReSirenLayer(dim_hidden, dim_out, 1.0, False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.is_grad_enabled() and any(p.requires_grad for p in self.parameters()):
+            return self._forward(x, inplace=False)  # training: autograd needs the intermediate tensors
+        if x.shape[0] > ROWS_PER_CHUNK:  # rows are independent; cache-sized activations measured faster
+            return torch.cat([self._forward(part, inplace=True) for part in x.split(ROWS_PER_CHUNK)])
+        return self._forward(x, inplace=True)
+
+    def _forward(self, x: torch.Tensor, inplace: bool) -> torch.Tensor:
+        """The reference's operations in the reference's order (in place where allowed: same roundings)."""
         first = self.layers[0]
         z = torch.addmm(first.bias, x, first.weight.T)
-        x = torch.sin(W0_INITIAL * torch.sinh(2 * z))  # H-SIREN
+        if inplace:
+            x = (2 * z).sinh_().mul_(W0_INITIAL).sin_()  # H-SIREN: sin(30 * sinh(2 z))
+        else:
+            x = torch.sin(W0_INITIAL * torch.sinh(2 * z))
         for layer in self.layers[1:]:
-            z = (torch.addmm(layer.bias, x, layer.weight.T) + z) / 2  # residual on pre-activations
-            x = torch.sin(z)
+            a = torch.addmm(layer.bias, x, layer.weight.T)
+            if inplace:
+                z = a.add_(z).div_(2)  # residual on pre-activations: (W x + b + z_prev) / 2
+                x = torch.sin(z, out=x)
+            else:
+                z = (a + z) / 2
+                x = torch.sin(z)
         last = self.last_layer
         return torch.addmm(last.bias, x, last.weight.T)
 

@@ -129,3 +129,16 @@ def test_registered_through_this_distributions_entry_points():
     model = geoembed.create_location_encoder("climplicit", pretrained=False, month=1)
     emb = geoembed.encode_location(lat=[47.4, -33.9], lon=[8.55, 151.2], encoder=model)
     assert emb.shape == (2, 256) and np.isfinite(emb).all()
+
+
+def test_chunked_in_place_inference_equals_the_plain_training_path():
+    from geoembed_climplicit import model as module
+
+    model = climplicit(pretrained=False, seed=1)
+    x = torch.rand(module.ROWS_PER_CHUNK * 2 + 7, 2) * torch.tensor([180.0, 360.0]) - torch.tensor([90.0, 180.0])
+    with torch.no_grad():
+        fast = model(x)
+    slow = model(x)  # grad enabled, parameters require grad: one pass, out of place
+    slow.sum().backward()
+    assert model.location_encoder.layers[0].weight.grad is not None
+    torch.testing.assert_close(fast, slow.detach(), rtol=0, atol=1e-6)

@@ -27,7 +27,7 @@ from geoembed.errors import WeightsError
 from geoembed.location_encoder import LocationEncoder
 from geoembed.weights import WeightsRecord, resolve_weights
 
-from geoembed_satclip.spherical_harmonics import MAX_L, AnalyticSphericalHarmonics
+from geoembed_satclip.spherical_harmonics import CHUNK, MAX_L, AnalyticSphericalHarmonics
 
 EMBEDDING_DIM = 256
 CAPACITY = 512  # hidden width of the released location encoders
@@ -55,7 +55,11 @@ class SirenLayer(nn.Module):
         out = F.linear(x, self.weight, self.bias)
         if self.dropout and self.training:
             out = F.dropout(out, training=True)
-        return torch.sin(self.w0 * out) if self.activation else out
+        if not self.activation:
+            return out
+        if torch.is_grad_enabled() and out.requires_grad:
+            return torch.sin(self.w0 * out)
+        return out.mul_(self.w0).sin_()  # inference: same operations in place
 
 
 class SirenNet(nn.Module):
@@ -101,6 +105,8 @@ class SatCLIPLocationEncoder(LocationEncoder):
         self.weights: WeightsRecord | None = None
 
     def forward(self, latlon: torch.Tensor) -> torch.Tensor:
+        if latlon.shape[0] > CHUNK:  # rows are independent; cache-sized chunks (see spherical_harmonics.CHUNK)
+            return torch.cat([self.forward(part) for part in latlon.split(CHUNK)])
         lonlat = latlon.to(torch.float64)[:, [1, 0]]
         return self.nnet(self.posenc(lonlat))
 

@@ -214,3 +214,16 @@ def test_registered_through_this_distributions_entry_points():
     assert model.embedding_dim == 256
     emb = geoembed.encode_location(lat=[48.85, -33.87], lon=[2.35, 151.21], encoder=model)
     assert emb.shape == (2, 256) and np.isfinite(emb).all()
+
+
+def test_chunked_in_place_inference_equals_the_plain_training_path():
+    from geoembed_satclip.spherical_harmonics import CHUNK
+
+    model = satclip_resnet18_l10(pretrained=False, seed=1)
+    x = torch.rand(CHUNK * 2 + 5, 2) * torch.tensor([180.0, 360.0]) - torch.tensor([90.0, 180.0])
+    with torch.no_grad():
+        fast = model(x)
+    slow = model.nnet(model.posenc(x.double()[:, [1, 0]]))  # one pass, out of place (eval: no dropout)
+    slow.sum().backward()
+    assert model.nnet.layers[0].weight.grad is not None
+    torch.testing.assert_close(fast, slow.detach(), rtol=0, atol=1e-12)
