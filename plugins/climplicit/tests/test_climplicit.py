@@ -142,3 +142,16 @@ def test_chunked_in_place_inference_equals_the_plain_training_path():
     slow.sum().backward()
     assert model.location_encoder.layers[0].weight.grad is not None
     torch.testing.assert_close(fast, slow.detach(), rtol=0, atol=1e-6)
+
+
+def test_model_card():
+    from geoembed_climplicit import CARD
+
+    assert CARD["embedding_dim"] == 1024 and CARD["weights"] is CLIMPLICIT_CHELSA
+    try:
+        from geoembed.model_card import card_of
+    except ImportError:  # a core without model cards: the plain fields travel with the factory
+        assert climplicit.card_fields is CARD
+    else:
+        card = card_of(climplicit)
+        assert card is not None and card.family == "Climplicit" and card.weights == (CLIMPLICIT_CHELSA,)

@@ -227,3 +227,23 @@ def test_chunked_in_place_inference_equals_the_plain_training_path():
     slow.sum().backward()
     assert model.nnet.layers[0].weight.grad is not None
     torch.testing.assert_close(fast, slow.detach(), rtol=0, atol=1e-12)
+
+
+def test_model_cards_describe_every_name():
+    from geoembed_satclip import CARDS
+
+    for name, record in WEIGHTS.items():
+        factory = {"satclip-resnet18-l10": satclip_resnet18_l10, "satclip-resnet18-l40": satclip_resnet18_l40,
+                   "satclip-vit16-l40": satclip_vit16_l40}.get(name)
+        fields = CARDS[name]
+        assert fields["embedding_dim"] == 256 and fields["weights"] is record and "lon, lat" in fields["input_convention"]
+        assert fields["hyperparameters"]["legendre_polys"] == int(name[-2:])
+        if factory is None:
+            continue
+        try:
+            from geoembed.model_card import card_of
+        except ImportError:  # a core without model cards: the plain fields travel with the factory
+            assert factory.card_fields is fields
+        else:
+            card = card_of(factory)
+            assert card is not None and card.weights == (record,) and card.family == "SatCLIP"
