@@ -8,10 +8,11 @@ Resolution order for :func:`resolve_weights`:
    the file and never imports that package);
 4. a download (URL or Hugging Face Hub) into the cache, unless ``GEOEMBED_OFFLINE=1``.
 
-Files found in 2-4 must match the record's sha256. Where the publisher gives no checksum (``sha256=None``), the
-first download computes one, records it next to the cached file (``<file>.sha256``) and warns; later loads are
-checked against that recorded value, and the model is described by the file's real sha256, never an invented one. A user's own file (1) may differ (a fine-tuned checkpoint): it
+Files found in 2-4 must match the record's sha256. A user's own file (1) may differ (a fine-tuned checkpoint): it
 is then loaded and described by a new record carrying its real sha256, so provenance is never misreported.
+Where the publisher gives no checksum (``sha256=None``), the first download computes one, records it next to the
+cached file (``<file>.sha256``) and warns; later loads are checked against that recorded value, and the model is
+described by the file's real sha256, never an invented one.
 Only safe loaders are used: safetensors, or ``torch.load(weights_only=True)``.
 """
 
@@ -19,12 +20,12 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import warnings
 import importlib.metadata as importlib_metadata
 import os
 import shutil
 import tempfile
 import urllib.request
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
