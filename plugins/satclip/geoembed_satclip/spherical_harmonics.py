@@ -181,14 +181,18 @@ class AnalyticSphericalHarmonics(nn.Module):
         return rows, tables, cos_theta
 
     def forward(self, lonlat: torch.Tensor) -> torch.Tensor:
+        """The features as an ``(N, L*L)`` view of a ``(L*L, N)`` tensor (linear layers take it without a copy)."""
         if lonlat.shape[0] > CHUNK:  # rows are independent; cache-sized chunks measured ~2x faster at 4,096 points
-            return torch.cat([self.forward(part) for part in lonlat.split(CHUNK)])
+            return torch.cat([self._features(part) for part in lonlat.split(CHUNK)], dim=1).T
+        return self._features(lonlat).T
+
+    def _features(self, lonlat: torch.Tensor) -> torch.Tensor:
         rows, tables, _ = self._rows(lonlat)
         slots = tables.slots.to(rows.device)
         out = torch.index_select(rows, 0, slots[:, 0]).mul_(tables.consts.to(rows.device)[:, None])
         for j in range(1, slots.shape[1]):
             out.mul_(torch.index_select(rows, 0, slots[:, j]))
-        return out.T
+        return out
 
     def error_bound(self, lonlat: torch.Tensor) -> torch.Tensor:
         """A bound on how far two faithful float64 evaluations of these expressions can differ, ``(N, L*L)``.
