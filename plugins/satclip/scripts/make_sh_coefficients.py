@@ -16,14 +16,19 @@ Factor kinds: ``["const", value]``; ``["poly", [[coef, power], ...], exponent]``
 terms in printed order, raised to ``exponent``); ``["cos_theta", power]``; ``["trig", "sin"|"cos", k]`` (of k*phi).
 Coefficients are stored as the printed decimal strings, so they parse to the same float64 values.
 
-Run (about 30 s):  python plugins/satclip/scripts/make_sh_coefficients.py
+Run (about 30 s):  python plugins/satclip/scripts/make_sh_coefficients.py [--check ORIGINAL_YLM_FILE]
+
+``--check`` compares every derived expression with the original's generated source (``spherical_harmonics_ylm.py``
+of github.com/microsoft/satclip, also shipped by the ``rangegeo`` package) and stops on the first difference.
 """
 
 from __future__ import annotations
 
+import argparse
 import ast
 import gzip
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -37,16 +42,21 @@ phi = Symbol("phi")
 
 
 def real_sh(l: int, m: int):
-    """SatCLIP's definition of Y_l^m (see the module docstring for the m = 0 normalisation)."""
+    """SatCLIP's definition of Y_l^m (see the module docstring for the m = 0 normalisation).
+
+    The grouping matters: sympy's ``evalf`` rounds the printed coefficients differently when the normalised Legendre
+    function is formed first (``norm * P``) and then multiplied by ``(-1)**m * sqrt(2)``, which is what the original
+    does; other groupings change the last printed digit of some coefficients.
+    """
     if m < 0:
         plm = assoc_legendre(l, Abs(m), cos(theta))
-        norm = sqrt(((2 * l + 1) / (4 * pi)) * (factorial(l - Abs(m)) / factorial(l + Abs(m))))
-        return (-1) ** m * sqrt(2) * norm * plm * sin(Abs(m) * phi)
+        plm_bar = sqrt(((2 * l + 1) / (4 * pi)) * (factorial(l - Abs(m)) / factorial(l + Abs(m)))) * plm
+        return (-1) ** m * sqrt(2) * plm_bar * sin(Abs(m) * phi)
     if m == 0:
         return sqrt((2 * l + 1) / 4 * pi) * assoc_legendre(l, m, cos(theta))
     plm = assoc_legendre(l, m, cos(theta))
-    norm = sqrt(((2 * l + 1) / (4 * pi)) * (factorial(l - m) / factorial(l + m)))
-    return (-1) ** m * sqrt(2) * norm * plm * cos(m * phi)
+    plm_bar = sqrt(((2 * l + 1) / (4 * pi)) * (factorial(l - m) / factorial(l + m))) * plm
+    return (-1) ** m * sqrt(2) * plm_bar * cos(m * phi)
 
 
 def _number(node) -> str:
@@ -128,12 +138,27 @@ def parse(expression: str) -> list:
     return _factors(tree)
 
 
+def original_expressions(path: Path) -> dict[tuple[int, int], str]:
+    """``(l, m) -> expression`` from the original's generated source file."""
+    pattern = re.compile(r"def Yl(\d+)_m(_minus_)?(\d+)\(theta, phi\):\n\s+return (.*)")
+    found = {}
+    for l, minus, m, expression in pattern.findall(path.read_text()):
+        found[(int(l), -int(m) if minus else int(m))] = expression.strip()
+    return found
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description="Derive SatCLIP's closed-form spherical harmonics table.")
+    parser.add_argument("--check", type=Path, help="the original's spherical_harmonics_ylm.py to compare against")
+    args = parser.parse_args()
+    original = original_expressions(args.check) if args.check else None
     functions = []
     for l in range(MAX_DEGREE):
         for m in range(-l, l + 1):
             expression = str(real_sh(l, m).evalf())
-            functions.append({"l": l, "m": m, "expression_chars": len(expression), "factors": parse(expression)})
+            if original is not None and original.get((l, m)) != expression:
+                sys.exit(f"Y_{l}^{m} differs from the original:\n  derived  {expression}\n  original {original.get((l, m))}")
+            functions.append({"l": l, "m": m, "factors": parse(expression)})
         print(f"degree {l} done", file=sys.stderr)
     payload = {"max_degree": MAX_DEGREE, "generator": "plugins/satclip/scripts/make_sh_coefficients.py",
                "functions": functions}
@@ -141,6 +166,8 @@ def main() -> None:
     with gzip.open(OUT, "wt", encoding="utf-8", compresslevel=9) as fh:
         json.dump(payload, fh, separators=(",", ":"))
     print(f"wrote {OUT} ({OUT.stat().st_size} bytes, {len(functions)} functions)")
+    if original is not None:
+        print(f"all {len(functions)} expressions equal the original's ({args.check})")
 
 
 if __name__ == "__main__":

@@ -247,3 +247,22 @@ def test_model_cards_describe_every_name():
         else:
             card = card_of(factory)
             assert card is not None and card.weights == (record,) and card.family == "SatCLIP"
+
+
+def test_packaged_table_is_what_the_generator_derives():
+    """The shipped coefficient table agrees with the committed generator (sympy) for the low degrees (fast)."""
+    import gzip
+    import importlib.util
+    import json
+
+    pytest.importorskip("sympy")
+    script = Path(__file__).resolve().parents[1] / "scripts" / "make_sh_coefficients.py"
+    spec = importlib.util.spec_from_file_location("make_sh_coefficients", script)
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    table = Path(__file__).resolve().parents[1] / "geoembed_satclip" / "data" / "sh_analytic.json.gz"
+    functions = json.loads(gzip.decompress(table.read_bytes()))["functions"]
+    assert len(functions) == 1600
+    for entry in functions[:36]:  # degrees 0..5
+        expression = str(generator.real_sh(entry["l"], entry["m"]).evalf())
+        assert generator.parse(expression) == entry["factors"], (entry["l"], entry["m"], expression)
