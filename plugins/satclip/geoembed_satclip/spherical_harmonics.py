@@ -197,10 +197,13 @@ class AnalyticSphericalHarmonics(nn.Module):
     def error_bound(self, lonlat: torch.Tensor) -> torch.Tensor:
         """A bound on how far two faithful float64 evaluations of these expressions can differ, ``(N, L*L)``.
 
-        Each term ``coef * cos(theta)**k`` is within 2 units in the last place (``torch.pow`` kernels are accurate
-        to 1 ulp, the product to 0.5), and a left-to-right sum of n terms adds at most (n - 1) units of roundoff
-        of the running sums, all bounded by ``sum |term|``. Multiplicative factors only add relative rounding. So
-        ``|a - b| <= 2 * (n + 2) * eps * |prefactors| * sum |term|`` plus a relative ``64 * eps * |value|``.
+        "Faithful": the same formulas and summation order on kernels accurate to one unit in the last place (ulp),
+        possibly different ones (SIMD or scalar ``cos``, ``pow``, ``sin``). Per term ``coef * c**k``: a 1-ulp
+        difference in ``c`` moves ``c**k`` by k ulp, ``pow`` adds 1 and the product 1/2, so ``(k + 2)`` ulp of
+        ``|term|``; a left-to-right sum of n terms adds at most ``n`` ulp of ``sum |term|``. A factor ``x**e`` of a
+        polynomial x moves by ``e (x + dx)**(e - 1) dx`` for e >= 1, and by at most ``dx**e`` for e < 1 (concavity:
+        the square roots near the poles). Products combine as ``|ab - a'b'| <= |a| db + |b| da + da db``, and a
+        relative ``64 eps |value|`` covers the remaining products and ``sin``/``cos`` of ``k * phi``.
         """
         tables = _tables(self.legendre_polys)
         cos_theta, _ = self.angles(lonlat)
@@ -209,20 +212,26 @@ class AnalyticSphericalHarmonics(nn.Module):
         coefs = tables.poly_coefs.to(cos_theta.device).abs()
         idx = tables.poly_powers.to(cos_theta.device)
         n_terms = (coefs > 0).sum(1, keepdim=True).to(torch.float64)
-        abs_sum = (abs_powers[idx] * coefs[:, :, None]).sum(1)  # (n_polys, N)
-        poly_err = 2 * (n_terms + 2) * eps * abs_sum
+        weight = coefs * (idx.to(torch.float64) + 2 + n_terms)  # (n_polys, T): (k + 2 + n) per term
+        poly_err = eps * (abs_powers[idx] * weight[:, :, None]).sum(1)  # (n_polys, N)
         rows, _, _ = self._rows(lonlat)
         err_rows = torch.zeros_like(rows)
         err_rows[1 : 1 + tables.n_polys] = poly_err
+        power_rows = slice(tables.base_power, tables.base_power + tables.max_power + 1)
+        ks = torch.arange(tables.max_power + 1, dtype=torch.float64, device=rows.device)[:, None]
+        err_rows[power_rows] = (ks + 1) * eps * abs_powers  # a bare cos(theta)**k factor
         base_pow = 1 + tables.n_polys
-        for j, (poly, exponent) in enumerate(tables.pow_rows):  # d(x**e) = e * x**(e-1) dx, x = 1 - c**2 >= 0
-            x = rows[1 + poly].clamp_min(0)
-            err_rows[base_pow + j] = abs(exponent) * x.pow(exponent - 1 if exponent >= 1 else 0) * poly_err[poly]
+        for j, (poly, exponent) in enumerate(tables.pow_rows):
+            x, dx = rows[1 + poly].abs(), poly_err[poly]
+            if exponent >= 1:
+                err_rows[base_pow + j] = exponent * (x + dx).pow(exponent - 1) * dx
+            else:
+                err_rows[base_pow + j] = dx.pow(exponent)
         slots = tables.slots.to(rows.device)
         consts = tables.consts.to(rows.device)[:, None].abs()
         value = consts * rows[slots[:, 0]]
         bound = consts * err_rows[slots[:, 0]]
-        for j in range(1, slots.shape[1]):  # |ab - a'b'| <= |a| db + |b| da + da db
+        for j in range(1, slots.shape[1]):
             factor, factor_err = rows[slots[:, j]], err_rows[slots[:, j]]
             bound = bound * factor.abs() + value.abs() * factor_err + bound * factor_err
             value = value * factor
