@@ -10,6 +10,9 @@ Resolution order for :func:`resolve_weights`:
 
 Files found in 2-4 must match the record's sha256. A user's own file (1) may differ (a fine-tuned checkpoint): it
 is then loaded and described by a new record carrying its real sha256, so provenance is never misreported.
+Where the publisher gives no checksum (``sha256=None``), the first download computes one, records it next to the
+cached file (``<file>.sha256``) and warns; later loads are checked against that recorded value, and the model is
+described by the file's real sha256, never an invented one.
 Only safe loaders are used: safetensors, or ``torch.load(weights_only=True)``.
 """
 
@@ -22,6 +25,7 @@ import math
 import os
 import shutil
 import urllib.request
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -43,7 +47,7 @@ class WeightsRecord:
 
     name: str  # "<architecture>.<tag>", e.g. "geoclip.mp16"
     filename: str  # file name in the cache and in a user-supplied folder
-    sha256: str  # full hex digest of the file, always verified
+    sha256: str | None  # full hex digest of the file, verified; None: not published (recorded at first download)
     source: str  # human-readable origin (project page, paper)
     license: str
     citation: str
@@ -51,9 +55,12 @@ class WeightsRecord:
     url: str | None = None  # direct download address
     hf_hub: tuple[str, str] | None = None  # (repo_id, filename) on the Hugging Face Hub
     description: str = ""
+    hf_revision: str | None = None  # pinned Hub revision (a commit hash where known) for hf_hub downloads
 
     def __post_init__(self) -> None:
-        if len(self.sha256) != 64 or any(c not in "0123456789abcdef" for c in self.sha256):
+        if self.sha256 is not None and (
+            len(self.sha256) != 64 or any(c not in "0123456789abcdef" for c in self.sha256)
+        ):
             raise ValueError(f"WeightsRecord {self.name!r}: sha256 must be 64 lowercase hex digits.")
 
 
@@ -95,15 +102,33 @@ def sha256_file(path: str | os.PathLike) -> str:
     return _HASH_CACHE[key]
 
 
-def verify(path: Path, record: WeightsRecord) -> None:
-    """Raise :class:`ChecksumMismatchError` unless ``path`` has the record's sha256."""
+def verify(path: Path, record: WeightsRecord) -> WeightsRecord:
+    """Raise :class:`ChecksumMismatchError` unless ``path`` has the record's sha256; return the record to describe it.
+
+    For a record without a published sha256 the value recorded at download (``<file>.sha256``) is checked instead,
+    when there is one, and the returned record carries the file's real sha256.
+    """
     actual = sha256_file(path)
+    if record.sha256 is None:
+        recorded = _recorded_sha256(path)
+        if recorded is not None and recorded != actual:
+            raise ChecksumMismatchError(
+                f"{path} changed since it was downloaded: sha256 {actual}, recorded {recorded} at download "
+                f"({record.name!r} publishes no checksum). Delete it and run again to fetch it anew."
+            )
+        return dataclasses.replace(record, sha256=actual)
     if actual != record.sha256:
         raise ChecksumMismatchError(
             f"{path} does not match the weights record {record.name!r}: sha256 {actual}, expected {record.sha256}. "
             f"The file is corrupt, truncated or from another release. Delete it and run again to fetch it anew, or "
             f"pass the file explicitly with weights_path= if it is your own checkpoint."
         )
+    return record
+
+
+def _recorded_sha256(path: Path) -> str | None:
+    sidecar = path.with_name(path.name + ".sha256")
+    return sidecar.read_text().split()[0] if sidecar.is_file() else None
 
 
 @dataclass(frozen=True)
@@ -122,17 +147,16 @@ def resolve_weights(record: WeightsRecord, weights_path: str | os.PathLike | Non
 
     cached = cached_weights_path(record)
     if cached.is_file():
-        verify(cached, record)
-        return ResolvedWeights(cached, record, "cache")
+        return ResolvedWeights(cached, verify(cached, record), "cache")
 
     packaged = package_file_path(record)
     if packaged is not None:
-        verify(packaged, record)
-        return ResolvedWeights(packaged, record, "package")
+        return ResolvedWeights(packaged, verify(packaged, record), "package")
 
     if not offline() and (record.url or record.hf_hub):
         try:
-            return ResolvedWeights(download(record), record, "download")
+            path = download(record)
+            return ResolvedWeights(path, verify(path, record), "download")
         except ChecksumMismatchError:
             raise
         except Exception as exc:  # no network, proxy refused, hub package missing...
@@ -167,12 +191,22 @@ def download(record: WeightsRecord) -> Path:
             from huggingface_hub import hf_hub_download  # optional dependency: pip install pygeoembed[hub]
 
             repo_id, filename = record.hf_hub
-            shutil.copyfile(hf_hub_download(repo_id=repo_id, filename=filename), tmp)
+            shutil.copyfile(hf_hub_download(repo_id=repo_id, filename=filename, revision=record.hf_revision), tmp)
         else:
             assert record.url is not None
             with urllib.request.urlopen(record.url, timeout=60) as response, open(tmp, "wb") as out:
                 _copy_with_progress(response, out, record)
-        verify(tmp, record)
+        described = verify(tmp, record)
+        if record.sha256 is None:
+            from geoembed.atomic import atomic_write
+
+            with atomic_write(target.with_name(target.name + ".sha256")) as sidecar:
+                sidecar.write_text(f"{described.sha256}  {record.filename}\n")
+            warnings.warn(
+                f"{record.name}: the publisher gives no sha256 for {record.filename}; the downloaded file has sha256 "
+                f"{described.sha256}, recorded next to it and checked on every later load.",
+                stacklevel=3,
+            )
         os.replace(tmp, target)
     finally:
         discard_temp(tmp)
@@ -291,11 +325,18 @@ def _describe_checkpoint(obj: Any) -> str:
 def _not_found_message(record: WeightsRecord, download_error: Exception | None) -> str:
     lines = [f"Pretrained weights {record.name!r} ({record.filename}) were not found, and geoembed works offline-first."]
     lines.append("Any one of these fixes it:")
-    lines.append(f"  - put the file at {cached_weights_path(record)} (sha256 {record.sha256});")
+    digest = record.sha256 or "not published by the source"
+    lines.append(f"  - put the file at {cached_weights_path(record)} (sha256 {digest});")
     if record.package_file is not None:
         dist, relative = record.package_file
         lines.append(f"  - pip install {dist}  (its wheel ships {relative}; geoembed reads it without importing {dist});")
-    lines.append("  - pass weights_path='/path/to/file' (a .pth/.safetensors file, or a folder holding one);")
+    if record.hf_hub is not None:
+        repo_id, filename = record.hf_hub
+        revision = f" --revision {record.hf_revision}" if record.hf_revision else ""
+        lines.append(f"  - on a machine with internet: hf download {repo_id} {filename}{revision} --local-dir DIR, "
+                     f"copy DIR/{filename} here, then pass it as below;")
+    lines.append("  - pass weights_path='/path/to/file' in Python, or --weights /path/to/file on the command line "
+                 "(a .pth/.ckpt/.safetensors file, or a folder holding one);")
     if record.url or record.hf_hub:
         where = record.url or f"the Hugging Face Hub repository {record.hf_hub[0]}"  # type: ignore[index]
         if download_error is not None:

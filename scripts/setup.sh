@@ -17,5 +17,6 @@ if ! "$PY" -c "import torch, torchvision" >/dev/null 2>&1; then
 fi
 
 "$PY" -m pip install --quiet -e ".[test,dask]"
-"$PY" -m pip install --quiet -e plugins/torchspatial  # TorchSpatial's pretrained encoders (a plugin distribution)
+# the zoo: location encoder families as plugin distributions, installed as a user installs a third-party plugin
+"$PY" -m pip install --quiet -e plugins/torchspatial -e plugins/satclip -e plugins/climplicit
 "$PY" -c "import geoembed, torch; print('geoembed', geoembed.__version__, 'with torch', torch.__version__, 'ready')"
