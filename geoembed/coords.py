@@ -75,8 +75,8 @@ def check_latlon(latlon: np.ndarray, *, labels: Sequence[Any] | None = None, sou
         swappable = bool(((np.abs(lon) <= 90) & (np.abs(lat) <= 180)).all())
         hint = (
             " These look like swapped coordinates (the 'latitude' fits a longitude and the 'longitude' fits a "
-            "latitude): pass lat= and lon= the other way round, or use order='lonlat' for an (N, 2) array in "
-            "(x, y) order."
+            "latitude): pass lat= and lon= (--lat-col and --lon-col in the shell) the other way round, or use "
+            "order='lonlat' for an (N, 2) array in (x, y) order."
             if swappable
             else " Latitude must lie in [-90, 90]; check the units (degrees, not metres: reproject projected data "
             "to EPSG:4326 first) and the column order."

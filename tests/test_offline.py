@@ -101,3 +101,15 @@ def test_missing_photo_is_reported_before_any_model_or_weights(tmp_path, monkeyp
     assert f"No such photo: {missing}" in capsys.readouterr().err
     with pytest.raises(FileNotFoundError, match="No such photo"):
         geolocate([missing, tmp_path / "other.jpg"])
+
+
+def test_cli_hints_name_shell_commands_and_flags(tmp_path, capsys):
+    good = tmp_path / "good.csv"
+    good.write_text("lat,lon\n10,120\n20,150\n")
+    assert main(["encode", str(good), "-o", str(tmp_path / "a.npy"), "--encoder", "geoclp", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "`geoembed plugins --kind location_encoder`" in err and "Did you mean 'geoclip'" in err
+    source = tmp_path / "points.csv"
+    source.write_text("lat,lon\n120,10\n150,20\n")  # columns swapped
+    assert main(["encode", str(source), "-o", str(tmp_path / "b.npy"), "--random-weights", "--no-progress"]) == 2
+    assert "--lat-col and --lon-col" in capsys.readouterr().err
