@@ -46,10 +46,9 @@ def encode_parquet(
     import pandas as pd
     import pyarrow as pa
     import pyarrow.parquet as pq
-    from tqdm.auto import tqdm
-
     from geoembed.encode import get_location_encoder, iter_embeddings
     from geoembed.io import check_embedding_columns, latlon_from_table
+    from geoembed.progress import progress_bar
 
     if rows_per_chunk < 1:
         raise ValueError(f"rows_per_chunk must be positive, got {rows_per_chunk}.")
@@ -62,7 +61,7 @@ def encode_parquet(
     total = source.metadata.num_rows
     rows = 0
     writer = None
-    bar = tqdm(total=total, unit="pt", unit_scale=True, desc="encoding", disable=not progress)
+    bar = progress_bar(total=total, unit="pt", desc="encoding", enabled=progress, leave=True)
     try:
         with atomic_write(output_path, overwrite=overwrite) as tmp:
             try:

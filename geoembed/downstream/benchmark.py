@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -141,7 +142,6 @@ def run_benchmark(
     Columns: task, kind, encoder, split, probe, seed, fold, n_train, n_test, metric, value, fit_seconds.
     """
     import pandas as pd
-    from tqdm.auto import tqdm
 
     from geoembed.downstream.featurizer import embed_geometries
     from geoembed.downstream.tasks import load_task
@@ -158,9 +158,12 @@ def run_benchmark(
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
     fits_per_pair = sum(_n_folds(split, config) for split in config.splits) * len(config.probes) * len(config.seeds)
-    bar = tqdm(total=len(config.tasks) * len(config.encoders) * fits_per_pair, unit="fit", desc="benchmark",
-               disable=not progress)
+    from geoembed.progress import progress_bar
+
+    bar = progress_bar(total=len(config.tasks) * len(config.encoders) * fits_per_pair, unit="fit", desc="benchmark",
+                       enabled=progress, leave=True)
     rows: list[dict] = []
+    resumed = 0
     embed_seconds: dict[str, float] = {}
     try:
         for task_name, task in loaded.items():
@@ -175,6 +178,7 @@ def run_benchmark(
                 for key in keys:
                     if key in done:
                         rows += done[key]
+                        resumed += len(done[key])
                 bar.update(sum(_n_folds(k[2], config) for k in keys if k in done))
                 if not todo:
                     continue
@@ -191,6 +195,8 @@ def run_benchmark(
                             _save_predictions(out_dir, task, encoder, predictions)
     finally:
         bar.close()
+    if resumed and progress:
+        print(f"resumed {resumed} results from {out_dir}", file=sys.stderr)
     results = pd.DataFrame(rows, columns=RESULT_COLUMNS)
     if out_dir is not None:
         from geoembed.downstream.report import write_reports
