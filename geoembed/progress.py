@@ -31,17 +31,30 @@ def _interval() -> float:
 
 
 class _LineWriter:
-    """A file for tqdm that turns its carriage-return redraws into whole lines (for logs and pipes)."""
+    """A file for tqdm that turns its carriage-return redraws into whole lines (for logs and pipes).
 
-    def __init__(self, stream: TextIO):
+    It writes the first line, then at most one line per ``interval`` seconds (tqdm also redraws on every change of
+    description), and always the final line, which tqdm follows with a newline when the bar closes.
+    """
+
+    def __init__(self, stream: TextIO, interval: float):
         self.stream = stream
+        self.interval = interval
         self._last = ""
+        self._pending = ""
+        self._written_at: float | None = None
 
     def write(self, text: str) -> None:
+        import time
+
         line = text.replace("\r", "").strip()
-        if line and line != self._last:
-            self.stream.write(line + "\n")
-            self._last = line
+        if line:
+            self._pending = line
+        now = time.monotonic()
+        due = self._written_at is None or now - self._written_at >= self.interval or "\n" in text
+        if due and self._pending and self._pending != self._last:
+            self.stream.write(self._pending + "\n")
+            self._last, self._written_at = self._pending, now
 
     def flush(self) -> None:
         self.stream.flush()
@@ -80,7 +93,7 @@ def progress_bar(iterable: Iterable[Any] | None = None, *, total: int | None = N
     if interactive:
         options["file"] = stream
     else:
-        options.update(file=_LineWriter(stream), mininterval=_interval(), maxinterval=max(_interval(), 10.0),
+        options.update(file=_LineWriter(stream, _interval()), mininterval=_interval(), maxinterval=max(_interval(), 10.0),
                        ncols=80, leave=True)
     options.update(kwargs)
     return bar_class(iterable, **options)

@@ -93,3 +93,14 @@ def test_a_resumed_benchmark_says_how_many_results_it_reused(toy_task, tmp_path,
     assert "resumed" not in capsys.readouterr().err
     results = geoembed.run_benchmark(**options)
     assert f"resumed {len(results)} results from {tmp_path / 'bench'}" in capsys.readouterr().err
+
+
+def test_redraws_between_intervals_are_not_written_but_the_last_line_is(monkeypatch):
+    monkeypatch.setenv("GEOEMBED_PROGRESS_INTERVAL", "3600")
+    log = io.StringIO()
+    with progress_bar(total=30, unit="fit", file=log) as bar:
+        for i in range(30):
+            bar.set_description(f"task {i}")  # tqdm redraws on every description change
+            bar.update(1)
+    lines = log.getvalue().splitlines()
+    assert len(lines) == 2 and "0/30" in lines[0] and "30/30" in lines[1] and "task 29" in lines[1]
