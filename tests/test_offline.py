@@ -113,3 +113,18 @@ def test_cli_hints_name_shell_commands_and_flags(tmp_path, capsys):
     source.write_text("lat,lon\n120,10\n150,20\n")  # columns swapped
     assert main(["encode", str(source), "-o", str(tmp_path / "b.npy"), "--random-weights", "--no-progress"]) == 2
     assert "--lat-col and --lon-col" in capsys.readouterr().err
+
+
+def test_weights_records_on_the_hub_fail_fast_when_it_is_unreachable(unreachable_hub, monkeypatch):
+    import huggingface_hub
+
+    from geoembed.weights import WeightsRecord, resolve_weights
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download",
+                        lambda *a, **k: pytest.fail("a download was attempted although the Hub is unreachable"))
+    record = WeightsRecord(name="toy.hub", filename="toy.safetensors", sha256="0" * 64, source="a test",
+                           license="MIT", citation="none", hf_hub=("someone/toy", "toy.safetensors"))
+    start = time.perf_counter()
+    with pytest.raises(WeightsNotFoundError, match="huggingface.co cannot be reached"):
+        resolve_weights(record)
+    assert time.perf_counter() - start < 15
