@@ -109,7 +109,7 @@ def check_latlon(latlon: np.ndarray, *, labels: Sequence[Any] | None = None, sou
                     "poles are meant.")
         elif swappable:
             hint = (" These look like swapped coordinates (the 'latitude' fits a longitude and the 'longitude' fits "
-                    "a latitude): pass lat= and lon= the other way round, or use order='lonlat' for an (N, 2) array "
+                    "a latitude): pass lat= and lon= (--lat-col and --lon-col in the shell) the other way round, or use order='lonlat' for an (N, 2) array "
                     "in (x, y) order.")
         else:
             hint = (" Latitude must lie in [-90, 90]; check the units (degrees, not metres: reproject projected data "

@@ -216,6 +216,6 @@ def _check_batch_size(batch_size: Any) -> None:
 
 
 def _progress_bar(total: int, enabled: bool):
-    from tqdm.auto import tqdm
+    from geoembed.progress import progress_bar
 
-    return tqdm(total=total, unit="pt", unit_scale=True, desc="encoding", disable=not enabled, leave=False)
+    return progress_bar(total=total, unit="pt", desc="encoding", enabled=enabled)

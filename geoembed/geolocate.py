@@ -382,11 +382,12 @@ def geolocate(
 
     if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
         raise ValueError(f"top_k must be a positive integer, got {top_k!r}.")
+    items = collect_images(images)
+    check_photos_exist(items)  # before any model or weights: a missing photo is the first thing to hear about
     image_model = get_image_backbone(model, device=device, **model_kwargs)
     encoder = get_location_encoder(location_encoder, device=device)
     _check_compatible(image_model, encoder)
     gallery = load_gallery(gallery)
-    items = collect_images(images)
     within_rows = _within_rows(within, len(items))
     allowed = None
     if inside is not None:
@@ -416,6 +417,18 @@ def geolocate(
     result.attrs["skipped"] = skipped
     result.attrs["gallery"] = gallery.name
     return result
+
+
+def check_photos_exist(items: Sequence[Any]) -> None:
+    """Raise when every photo given is a path that does not exist; when only some are missing, they are skipped later.
+
+    Cheap and first: it runs before the model and its weights are looked for.
+    """
+    paths = [item.source for item in items if isinstance(item.source, Path)]
+    missing = [str(p) for p in paths if not p.exists()]
+    if items and len(missing) == len(items):
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise FileNotFoundError(f"No such photo: {shown}.")
 
 
 def _check_compatible(image_model: Any, encoder: Any) -> None:

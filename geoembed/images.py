@@ -210,7 +210,8 @@ def iter_feature_batches(
     default its index), so a resumed extraction draws the same views as an uninterrupted one.
     """
     import torch
-    from tqdm.auto import tqdm
+
+    from geoembed.progress import progress_bar
 
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
@@ -219,7 +220,7 @@ def iter_feature_batches(
     n_views = _n_views(views, n_augment)
     if views == "augment" and (isinstance(n_augment, bool) or not isinstance(n_augment, int) or n_augment < 1):
         raise ValueError(f"n_augment must be a positive integer, got {n_augment!r}.")
-    bar = tqdm(total=len(items), unit="img", desc=desc, disable=not progress, leave=False)
+    bar = progress_bar(total=len(items), unit="img", desc=desc, enabled=progress)
     try:
         for start in range(0, len(items), batch_size):
             rows, tensors, skipped = [], [], []

@@ -235,11 +235,11 @@ class RasterPatchSource:
     def patches(self, points: Any = None, *, lat: Any = None, lon: Any = None, order: str | None = None,
                 progress: bool = False) -> np.ndarray:
         """Patches for many points: ``(N, C, H, W)`` float32 (points as :func:`geoembed.as_latlon` takes them)."""
-        from tqdm.auto import tqdm
+        from geoembed.progress import progress_bar
 
         latlon = as_latlon(points, lat=lat, lon=lon, order=order)
         out = np.empty((len(latlon), self.num_channels) + self.size, dtype=np.float32)
-        for i, (a, b) in enumerate(tqdm(latlon, desc="patches", unit="pt", disable=not progress, leave=False)):
+        for i, (a, b) in enumerate(progress_bar(latlon, desc="patches", unit="pt", enabled=progress)):
             out[i] = self._patch(a, b)
         return out
 

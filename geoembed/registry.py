@@ -206,7 +206,8 @@ class Registry:
         close = difflib.get_close_matches(str(name), known, n=3, cutoff=0.5)
         close += [k for k in known if str(name).lower() in k.lower() and k not in close][: 3 - len(close)]
         hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-        listing = f" Call list_{self._suffix}s() to see all {len(known)} names." if known else ""
+        listing = (f" See all {len(known)} names with `geoembed plugins --kind {self._suffix}` in a shell, or "
+                   f"geoembed.list_{self._suffix}s() in Python." if known else "")
         return UnknownPluginError(
             f"Unknown {self.kind} {name!r}.{hint}{listing} Third-party {self.kind}s register under the entry point "
             f"group {self.group!r}."

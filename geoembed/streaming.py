@@ -131,16 +131,15 @@ def _encode_stream(open_batches, output_path, *, column_names, metadata, total, 
     import pandas as pd
     import pyarrow as pa
     import pyarrow.parquet as pq
-    from tqdm.auto import tqdm
-
     from geoembed.encode import iter_embeddings
     from geoembed.io import check_embedding_columns, latlon_from_table
+    from geoembed.progress import progress_bar
 
     # a name clash must stop the run before any encoding
     names = check_embedding_columns(pd.DataFrame(columns=column_names), model.embedding_dim, prefix=prefix)
     rows = 0
     writer = None
-    bar = tqdm(total=total, unit="pt", unit_scale=True, desc="encoding", disable=not progress)
+    bar = progress_bar(total=total, unit="pt", desc="encoding", enabled=progress, leave=True)
     try:
         with atomic_write(output_path, overwrite=overwrite) as tmp:
             try:

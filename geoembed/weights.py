@@ -190,6 +190,10 @@ def download(record: WeightsRecord) -> Path:
         if record.hf_hub is not None:
             from huggingface_hub import hf_hub_download  # optional dependency: pip install pygeoembed[hub]
 
+            from geoembed.backbones.hub import hub_endpoint, probe
+
+            if (failure := probe(hub_endpoint())) is not None:  # one short try instead of the download's retries
+                raise OSError(f"{hub_endpoint()} cannot be reached ({failure})")
             repo_id, filename = record.hf_hub
             shutil.copyfile(hf_hub_download(repo_id=repo_id, filename=filename, revision=record.hf_revision), tmp)
         else:

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+
+def pytest_configure(config):
+    """``GEOEMBED_TEST_THREADS=N`` (set by scripts/test_matrix.sh) pins torch's intra-op threads for the whole run."""
+    threads = os.environ.get("GEOEMBED_TEST_THREADS")
+    if threads:
+        import torch
+
+        torch.set_num_threads(int(threads))
 
 
 @pytest.fixture(autouse=True)

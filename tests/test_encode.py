@@ -10,6 +10,7 @@ import torch
 import geoembed
 from geoembed.encode import get_location_encoder, iter_embeddings
 from geoembed.errors import InvalidCoordinatesError, UnknownPluginError
+from geoembed.testing import assert_embeddings_close
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +30,7 @@ def test_batch_size_does_not_change_results(random_geoclip):
     lat, lon = rng.uniform(-90, 90, 257), rng.uniform(-180, 180, 257)
     full = geoembed.encode_location(lat=lat, lon=lon, encoder=random_geoclip, batch_size=1024)
     small = geoembed.encode_location(lat=lat, lon=lon, encoder=random_geoclip, batch_size=16)
-    np.testing.assert_allclose(full, small, rtol=1e-5, atol=1e-5)
+    assert_embeddings_close(full, small)
 
 
 def test_torch_output_and_normalisation(random_geoclip):

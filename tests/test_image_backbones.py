@@ -108,7 +108,7 @@ def test_open_clip_tag_missing_offline_says_how_to_get_it(tmp_path, monkeypatch)
     import huggingface_hub.constants
 
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
-    with pytest.raises(WeightsNotFoundError, match="huggingface-cli download timm/vit_large_patch14_clip_224.openai"):
+    with pytest.raises(WeightsNotFoundError, match="hf download timm/vit_large_patch14_clip_224.openai"):
         tiny_open_clip(pretrained="openai", model_name="ViT-L-14")
 
 

@@ -19,6 +19,7 @@ from geoembed.images import (
     read_exif_latlon,
 )
 from geoembed.registry import create_image_backbone
+from geoembed.testing import assert_embeddings_close
 
 from fakes import TINY_CLIP  # noqa: E402 - shared tiny open_clip architecture
 
@@ -72,7 +73,7 @@ def test_features_do_not_depend_on_batching_or_input_kind(photo_folder, backbone
     paths = [photo_folder / f"p{i}.jpg" for i in range(3)]
     one_batch = encode_images(paths, backbone, batch_size=8).features
     single = encode_images(paths, backbone, batch_size=1).features
-    np.testing.assert_allclose(one_batch, single, rtol=1e-4, atol=1e-5)
+    assert_embeddings_close(one_batch, single)
     as_arrays = [np.asarray(Image.open(p).convert("RGB")) for p in paths]
     from_arrays = encode_images(as_arrays, backbone).features
     assert from_arrays.shape == (3, 768) and np.isfinite(from_arrays).all()
@@ -101,7 +102,7 @@ def test_extract_features_writes_a_memory_map_and_an_index(photo_folder, backbon
     assert store.complete
     assert list(store.index["status"]) == ["skipped", "skipped", "done", "done", "done"]
     expected = encode_images(sorted(photo_folder.glob("p*.jpg")), backbone).features
-    np.testing.assert_allclose(store.features[2:], expected, rtol=1e-4, atol=1e-5)
+    assert_embeddings_close(store.features[2:], expected)  # batches of 2 against one batch
     assert not store.features[:2].any()  # skipped rows hold zeros
     reasons = [json.loads(line) for line in (out / "skipped.jsonl").read_text().splitlines()]
     assert {r["row"] for r in reasons} == {0, 1}
@@ -137,7 +138,7 @@ def test_extract_features_resumes_after_an_interruption(photo_folder, backbone, 
         del backbone.encode
     assert sum(seen) == 4  # only the four pending images were encoded again
     assert store.complete
-    np.testing.assert_allclose(store.features, encode_images(paths, backbone).features, rtol=1e-4, atol=1e-5)
+    assert_embeddings_close(store.features, encode_images(paths, backbone).features)
 
 
 def test_extract_features_refuses_to_mix_runs(photo_folder, backbone, tmp_path):

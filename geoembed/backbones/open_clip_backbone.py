@@ -22,7 +22,7 @@ from typing import Any, Sequence
 import torch
 
 from geoembed.backbones import transformers_clip
-from geoembed.backbones.hub import describe_file, hf_cached_file, require_online
+from geoembed.backbones.hub import describe_file, hf_cached_file, require_online, unavailable
 from geoembed.errors import WeightsError, WeightsNotFoundError
 from geoembed.image_backbone import ImageBackbone
 from geoembed.weights import load_state_dict
@@ -151,10 +151,15 @@ def _resolve_checkpoint(open_clip: Any, model_name: str, pretrained: str) -> tup
                                     transformers_clip.TRANSFORMERS_FILENAMES)
         if cached is not None:
             return cached, tag_cfg
-        require_online(f"open_clip {model_name} {pretrained!r}", repo_id, candidates)
-    elif tag_cfg.get("url"):
-        require_online(f"open_clip {model_name} {pretrained!r}", tag_cfg["url"], [tag_cfg["url"].rsplit("/", 1)[-1]])
-    return Path(open_clip.pretrained.download_pretrained(tag_cfg)), tag_cfg
+        source, names = repo_id, candidates
+    else:
+        source, names = tag_cfg.get("url", ""), [tag_cfg.get("url", "").rsplit("/", 1)[-1]]
+    what = f"open_clip {model_name} {pretrained!r}"
+    require_online(what, source, names)  # fails in seconds, not after the download's retries
+    try:
+        return Path(open_clip.pretrained.download_pretrained(tag_cfg)), tag_cfg
+    except Exception as exc:  # noqa: BLE001 - the hub's errors are many; the user needs one that says what to do
+        raise unavailable(what, source, names, f"the download failed ({type(exc).__name__}: {exc})") from exc
 
 
 def _hub_filenames(filename: str) -> list[str]:

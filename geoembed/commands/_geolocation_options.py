@@ -37,6 +37,13 @@ def add_gallery_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--inside", metavar="FILE", help="search only inside the polygons of this vector file")
 
 
+def cli_weights_option():
+    """Word missing-weights errors for the shell: ``--clip-weights FILE``, not the Python keyword."""
+    from geoembed.backbones.hub import weights_option
+
+    return weights_option(cli="--clip-weights")
+
+
 def model_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """Factory options for ``--model`` from the CLI flags (only those given, so plugins get no unknown options)."""
     kwargs: dict[str, Any] = {}

@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from geoembed.images import SkippedImageWarning
 
     options.check_output(args.output, args.overwrite)
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught, options.cli_weights_option():
         warnings.simplefilter("always", SkippedImageWarning)
         summary, per_image = evaluate_photos(
             args.source, within_km=args.within_km, image_col=args.image_col, lat_col=args.lat_col,

@@ -35,7 +35,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     import warnings
 
-    from geoembed.geolocate import geolocate
+    from geoembed.geolocate import check_photos_exist, geolocate
     from geoembed.images import SkippedImageWarning, collect_images
 
     options.check_output(args.output, args.overwrite)  # fail before any slow work
@@ -45,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
     if not items:
         print("geoembed geolocate: no images found", file=sys.stderr)
         return 1
-    with warnings.catch_warnings():
+    check_photos_exist(items)  # a missing photo is named before any model or weights are looked for
+    with warnings.catch_warnings(), options.cli_weights_option():
         warnings.simplefilter("ignore", SkippedImageWarning)  # reported below, once, in a list
         predictions = geolocate(
             [item.source for item in items], args.top_k, model=args.model, location_encoder=args.location_encoder,

@@ -104,14 +104,15 @@ class TextEncoder:
     def encode(self, texts: Sequence[str], *, batch_size: int = 256, progress: bool = False) -> np.ndarray:
         """``(N, embedding_dim)`` float32 unit vectors for ``texts`` (no caching; see :func:`encode_texts`)."""
         import torch
-        from tqdm.auto import tqdm
+
+        from geoembed.progress import progress_bar
 
         texts = _check_texts(texts)
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
         out = np.empty((len(texts), self.embedding_dim), dtype=np.float32)
-        with torch.inference_mode(), tqdm(total=len(texts), desc="encoding texts", disable=not progress,
-                                          leave=False) as bar:
+        with torch.inference_mode(), progress_bar(total=len(texts), desc="encoding texts", unit="text",
+                                                  enabled=progress) as bar:
             for start in range(0, len(texts), batch_size):
                 batch = texts[start : start + batch_size]
                 raw = self._embed(batch)
@@ -150,7 +151,10 @@ class SentenceTransformerTextEncoder(TextEncoder):
         folder = Path(model).expanduser()
         is_local = folder.is_dir()
         try:
-            self.model = SentenceTransformer(str(folder if is_local else model), device=str(resolve_device(device)))
+            from geoembed.progress import quiet_third_party
+
+            with quiet_third_party():  # no "Loading weights 0/103" bar of transformers' own
+                self.model = SentenceTransformer(str(folder if is_local else model), device=str(resolve_device(device)))
         except Exception as exc:
             raise WeightsNotFoundError(
                 f"Cannot load the sentence-transformers model {str(model)!r}: {type(exc).__name__}: {exc}. Pass a "

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -148,7 +149,6 @@ def run_benchmark(
     Columns: task, kind, encoder, split, probe, seed, fold, n_train, n_test, metric, value, fit_seconds.
     """
     import pandas as pd
-    from tqdm.auto import tqdm
 
     from geoembed.downstream.featurizer import embed_geometries
     from geoembed.downstream.tasks import load_task
@@ -165,9 +165,12 @@ def run_benchmark(
         loaded = {name: replace(task, block_size_deg=block_size_deg) for name, task in loaded.items()}
     config.block_size_deg = {name: float(task.block_size_deg) for name, task in loaded.items()}
     fits_per_pair = sum(_n_folds(split, config) for split in config.splits) * len(config.probes) * len(config.seeds)
-    bar = tqdm(total=len(config.tasks) * len(config.encoders) * fits_per_pair, unit="fit", desc="benchmark",
-               disable=not progress)
+    from geoembed.progress import progress_bar
+
+    bar = progress_bar(total=len(config.tasks) * len(config.encoders) * fits_per_pair, unit="fit", desc="benchmark",
+                       enabled=progress, leave=True)
     rows: list[dict] = []
+    resumed = 0
     embed_seconds: dict[str, float] = {}
     try:
         for task_name, task in loaded.items():
@@ -182,6 +185,7 @@ def run_benchmark(
                 for key in keys:
                     if key in done:
                         rows += done[key]
+                        resumed += len(done[key])
                 bar.update(sum(_n_folds(k[2], config) for k in keys if k in done))
                 if not todo:
                     continue
@@ -199,6 +203,8 @@ def run_benchmark(
     finally:
         bar.close()
         shutdown_workers()  # no idle worker processes linger after the run (or after SIGTERM unwinds it)
+    if resumed and progress:
+        print(f"resumed {resumed} results from {out_dir}", file=sys.stderr)
     results = pd.DataFrame(rows, columns=RESULT_COLUMNS)
     if out_dir is not None:
         from geoembed.downstream.report import write_reports

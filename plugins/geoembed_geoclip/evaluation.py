@@ -78,11 +78,11 @@ def embed_gallery(model, gallery: np.ndarray, *, batch_size: int = 8192, locatio
                   progress: bool = False) -> torch.Tensor:
     """L2-normalised retrieval embeddings of the gallery (``location_features``: the location encoder's outputs for
     the gallery, when already known, skip the encoder)."""
-    from tqdm.auto import tqdm
+    from geoembed.progress import progress_bar
 
     device = next(model.parameters()).device
     chunks = []
-    for start in tqdm(range(0, len(gallery), batch_size), desc="gallery", disable=not progress, leave=False):
+    for start in progress_bar(range(0, len(gallery), batch_size), desc="gallery", unit="batch", enabled=progress):
         if location_features is not None:
             encoded = location_features[start : start + batch_size].to(device)
         else:
@@ -96,14 +96,14 @@ def predict_locations(model, features: Any, gallery: np.ndarray, *, gallery_embe
                       batch_size: int = 1024, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Best gallery row and its ``[lat, lon]`` for each image; ``features`` is ``(N, F)`` or ``(N, P, F)`` (the
     views' embeddings are averaged, as GeoCLIP averages its Ten Crop predictions)."""
-    from tqdm.auto import tqdm
+    from geoembed.progress import progress_bar
 
     device = next(model.parameters()).device
     if gallery_embeddings is None:
         gallery_embeddings = embed_gallery(model, gallery, progress=progress)
     gallery_embeddings = gallery_embeddings.to(device)
     best = np.empty(len(features), dtype=np.int64)
-    for start in tqdm(range(0, len(features), batch_size), desc="queries", disable=not progress, leave=False):
+    for start in progress_bar(range(0, len(features), batch_size), desc="queries", unit="batch", enabled=progress):
         batch = torch.tensor(np.asarray(features[start : start + batch_size], dtype=np.float32), device=device)
         if not torch.isfinite(batch).all():
             raise ValueError(f"Image features rows {start}..{start + len(batch) - 1} contain NaN or infinite values.")

@@ -19,6 +19,7 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
+from geoembed.backbones.hub import weights_option
 from geoembed.backbones.open_clip_backbone import OpenCLIPBackbone, open_clip_backbone
 from geoembed.errors import WeightsError
 from geoembed.image_backbone import ImageBackbone, state_dict_sha256
@@ -99,7 +100,8 @@ def geoclip_image_encoder(
         head_weights_path, logit_scale_path: your own head / logit scale files (fine-tuned GeoCLIP).
         **clip_kwargs: passed to the open_clip backbone (``precision=``, architecture overrides).
     """
-    clip = open_clip_backbone(clip_model, clip_pretrained, **clip_kwargs)
+    with weights_option(python="clip_pretrained"):  # a missing CLIP file is named by this factory's keyword
+        clip = open_clip_backbone(clip_model, clip_pretrained, **clip_kwargs)
     if not pretrained and head_weights_path is None:
         with torch.random.fork_rng(devices=[]):  # reproducible random head without touching the global RNG
             torch.manual_seed(0)

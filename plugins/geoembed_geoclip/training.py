@@ -388,13 +388,13 @@ class _LocationCache:
 
     @torch.no_grad()
     def encode(self, latlon: torch.Tensor, progress: bool = False) -> torch.Tensor:
-        from tqdm.auto import tqdm
+        from geoembed.progress import progress_bar
 
         encoder = self.model.location_encoder
         device = next(self.model.parameters()).device
         chunks = [encoder(latlon[s : s + 4096].to(device).float()).float().cpu()
-                  for s in tqdm(range(0, len(latlon), 4096), desc="location embeddings", disable=not progress,
-                                leave=False)]
+                  for s in progress_bar(range(0, len(latlon), 4096), desc="location embeddings", unit="batch",
+                                        enabled=progress)]
         return torch.cat(chunks) if chunks else torch.zeros(0, encoder.embedding_dim)
 
 
@@ -409,7 +409,7 @@ class _Trainer:
         self.autocast = config.amp and device.type == "cuda"
 
     def run_epoch(self, epoch: int) -> dict[str, float]:
-        from tqdm.auto import tqdm
+        from geoembed.progress import progress_bar
 
         self.model.train()
         n, batch = len(self.latlon), self.config.batch_size
@@ -418,7 +418,7 @@ class _Trainer:
         if len(steps) > 1 and len(steps[-1]) < 2:  # a batch of one has no in-batch negative
             steps = steps[:-1]
         totals = {"loss": 0.0, "contrastive": 0.0, "divergence": 0.0}
-        bar = tqdm(steps, desc=f"epoch {epoch + 1}/{self.config.epochs}", disable=not self.progress, leave=False)
+        bar = progress_bar(steps, desc=f"epoch {epoch + 1}/{self.config.epochs}", unit="step", enabled=self.progress)
         for index in bar:
             losses = self.step(index)
             for key in totals:
