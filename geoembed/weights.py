@@ -10,6 +10,8 @@ Resolution order for :func:`resolve_weights`:
 
 Files found in 2-4 must match the record's sha256. A user's own file (1) may differ (a fine-tuned checkpoint): it
 is then loaded and described by a new record carrying its real sha256, so provenance is never misreported.
+Some publishers give no checksum (``sha256=None``): such files cannot be verified, and the resolved record carries
+the sha256 measured on the file instead, with ``sha256_published=False``.
 Only safe loaders are used: safetensors, or ``torch.load(weights_only=True)``.
 """
 
@@ -37,7 +39,7 @@ class WeightsRecord:
 
     name: str  # "<architecture>.<tag>", e.g. "geoclip.mp16"
     filename: str  # file name in the cache and in a user-supplied folder
-    sha256: str  # full hex digest of the file, always verified
+    sha256: str | None  # full hex digest of the file, verified; None when the publisher gives none (not verifiable)
     source: str  # human-readable origin (project page, paper)
     license: str
     citation: str
@@ -45,10 +47,23 @@ class WeightsRecord:
     url: str | None = None  # direct download address
     hf_hub: tuple[str, str] | None = None  # (repo_id, filename) on the Hugging Face Hub
     description: str = ""
+    hf_revision: str | None = None  # Hub revision to download (commit hash, tag or branch); None: the default branch
+    sha256_published: bool = True  # False: ``sha256`` was measured on a local file, the publisher gives none
 
     def __post_init__(self) -> None:
+        if self.sha256 is None:  # nothing published, so nothing measured yet either
+            object.__setattr__(self, "sha256_published", False)
+            return
         if len(self.sha256) != 64 or any(c not in "0123456789abcdef" for c in self.sha256):
             raise ValueError(f"WeightsRecord {self.name!r}: sha256 must be 64 lowercase hex digits.")
+
+    @property
+    def hf_download_command(self) -> str | None:
+        """The ``hf download`` command that fetches this file from the Hub (None without a Hub address)."""
+        if self.hf_hub is None:
+            return None
+        revision = f" --revision {self.hf_revision}" if self.hf_revision else ""
+        return f"hf download {self.hf_hub[0]} {self.hf_hub[1]}{revision} --local-dir ."
 
 
 def cache_dir() -> Path:
@@ -86,7 +101,9 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 
 def verify(path: Path, record: WeightsRecord) -> None:
-    """Raise :class:`ChecksumMismatchError` unless ``path`` has the record's sha256."""
+    """Raise :class:`ChecksumMismatchError` unless ``path`` has the record's sha256 (nothing to check when None)."""
+    if record.sha256 is None:
+        return
     actual = sha256_file(path)
     if actual != record.sha256:
         raise ChecksumMismatchError(
@@ -113,16 +130,17 @@ def resolve_weights(record: WeightsRecord, weights_path: str | os.PathLike | Non
     cached = cached_weights_path(record)
     if cached.is_file():
         verify(cached, record)
-        return ResolvedWeights(cached, record, "cache")
+        return ResolvedWeights(cached, _measured(record, cached), "cache")
 
     packaged = package_file_path(record)
     if packaged is not None:
         verify(packaged, record)
-        return ResolvedWeights(packaged, record, "package")
+        return ResolvedWeights(packaged, _measured(record, packaged), "package")
 
     if not offline() and (record.url or record.hf_hub):
         try:
-            return ResolvedWeights(download(record), record, "download")
+            downloaded = download(record)
+            return ResolvedWeights(downloaded, _measured(record, downloaded), "download")
         except ChecksumMismatchError:
             raise
         except Exception as exc:  # no network, proxy refused, hub package missing...
@@ -157,7 +175,7 @@ def download(record: WeightsRecord) -> Path:
             from huggingface_hub import hf_hub_download  # optional dependency: pip install pygeoembed[hub]
 
             repo_id, filename = record.hf_hub
-            shutil.copyfile(hf_hub_download(repo_id=repo_id, filename=filename), tmp)
+            shutil.copyfile(hf_hub_download(repo_id=repo_id, filename=filename, revision=record.hf_revision), tmp)
         else:
             assert record.url is not None
             with urllib.request.urlopen(record.url, timeout=60) as response, open(tmp, "wb") as out:
@@ -185,6 +203,8 @@ def _from_user_path(record: WeightsRecord, path: Path) -> ResolvedWeights:
     actual = sha256_file(path)
     if actual == record.sha256:
         return ResolvedWeights(path, record, "path")
+    if record.sha256 is None:  # nothing published to tell the release from another file: keep the record, say so
+        return ResolvedWeights(path, _measured(record, path), "path")
     custom = dataclasses.replace(
         record,
         name=f"{record.name.split('.')[0]}.custom-{actual[:12]}",
@@ -197,6 +217,13 @@ def _from_user_path(record: WeightsRecord, path: Path) -> ResolvedWeights:
         description=f"user-supplied checkpoint for the {record.name.split('.')[0]} architecture",
     )
     return ResolvedWeights(path, custom, "path")
+
+
+def _measured(record: WeightsRecord, path: Path) -> WeightsRecord:
+    """``record`` as is, or, when its publisher gives no sha256, with the sha256 measured on ``path``."""
+    if record.sha256 is not None:
+        return record
+    return dataclasses.replace(record, sha256=sha256_file(path), sha256_published=False)
 
 
 def load_state_dict(path: str | os.PathLike) -> dict[str, Any]:
@@ -228,7 +255,11 @@ def load_state_dict(path: str | os.PathLike) -> dict[str, Any]:
 def _not_found_message(record: WeightsRecord, download_error: Exception | None) -> str:
     lines = [f"Pretrained weights {record.name!r} ({record.filename}) were not found, and geoembed works offline-first."]
     lines.append("Any one of these fixes it:")
-    lines.append(f"  - put the file at {cached_weights_path(record)} (sha256 {record.sha256});")
+    checksum = f"sha256 {record.sha256}" if record.sha256 else "no sha256 published"
+    lines.append(f"  - put the file at {cached_weights_path(record)} ({checksum});")
+    if record.hf_hub is not None:
+        lines.append(f"  - on a machine with internet: {record.hf_download_command}  then copy {record.hf_hub[1]} "
+                     f"here and pass it with weights_path= (Python) or --weights (CLI);")
     if record.package_file is not None:
         dist, relative = record.package_file
         lines.append(f"  - pip install {dist}  (its wheel ships {relative}; geoembed reads it without importing {dist});")
