@@ -179,3 +179,17 @@ def test_random_models_are_seeded_and_leave_the_global_generator_alone():
     assert torch.equal(before, torch.random.get_rng_state())
     b = MINDLocationEncoder(width=64, depth=1, seed=7)
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+def test_model_card_fields_describe_every_name():
+    import geoembed_mind
+
+    fields = geoembed_mind.MIND_CARD_FIELDS
+    for key in ("family", "input_convention", "training_data", "license", "citation"):
+        assert isinstance(fields[key], str) and fields[key].strip()
+    assert fields["weights"] is MIND_RELEASE and fields["embedding_dim"] == 3072
+    model_card = pytest.importorskip("geoembed.model_card")  # attached only where geoembed has model cards
+    for dim in (64, 128, 256, 512, 1024, 2048):
+        card = model_card.card_of(getattr(geoembed_mind, f"mind_{dim}_location_encoder"))
+        assert card.embedding_dim == dim and card.pretrained and card.family == "MIND"
+    assert model_card.card_of(geoembed_mind.mind_location_encoder).embedding_dim == 3072

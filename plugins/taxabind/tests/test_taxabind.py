@@ -145,3 +145,15 @@ def test_checkpoints_of_another_family_are_refused(tmp_path, weights_file):
     save_file(two_branches, str(path))
     with pytest.raises(WeightsError, match="does not have the TaxaBind/GeoCLIP location encoder layout"):
         geoembed.create_location_encoder("taxabind", weights_path=path)
+
+
+def test_model_card_fields():
+    import geoembed_taxabind
+
+    fields = geoembed_taxabind.TAXABIND_CARD_FIELDS
+    for key in ("family", "input_convention", "training_data", "license", "citation"):
+        assert isinstance(fields[key], str) and fields[key].strip()
+    assert fields["weights"] is TAXABIND_RELEASE and fields["embedding_dim"] == 512
+    model_card = pytest.importorskip("geoembed.model_card")  # attached only where geoembed has model cards
+    card = model_card.card_of(geoembed_taxabind.taxabind_location_encoder)
+    assert card.embedding_dim == 512 and card.pretrained and card.family == "TaxaBind"
