@@ -193,3 +193,21 @@ def test_model_card_fields_describe_every_name():
         card = model_card.card_of(getattr(geoembed_mind, f"mind_{dim}_location_encoder"))
         assert card.embedding_dim == dim and card.pretrained and card.family == "MIND"
     assert model_card.card_of(geoembed_mind.mind_location_encoder).embedding_dim == 3072
+
+
+def test_command_line_encodes_with_a_weights_file_and_says_what_to_fetch_without_one(tmp_path, capsys):
+    from geoembed.cli import main
+    from geoembed.io import read_embeddings
+
+    latlon = REF["latlon"][:20]
+    csv = tmp_path / "points.csv"
+    csv.write_text("lat,lon\n" + "".join(f"{a!r},{b!r}\n" for a, b in latlon.tolist()))
+    out = tmp_path / "emb.parquet"
+    args = ["encode", str(csv), "--encoder", "mind-64", "--no-progress"]
+    assert main([*args, "-o", str(out), "--weights", str(STATE)]) == 0
+    assert "64-d embeddings with mind-64 (weights mind.release)" in capsys.readouterr().out
+    assert_matches(read_embeddings(out), REF["features"][:20, :64])
+
+    assert main([*args, "-o", str(tmp_path / "other.parquet")]) != 0  # offline, no file: a message, no traceback
+    err = capsys.readouterr().err
+    assert "hf download taylor-geospatial/MIND mind.safetensors --revision main" in err and "--weights" in err

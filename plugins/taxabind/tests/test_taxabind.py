@@ -157,3 +157,21 @@ def test_model_card_fields():
     model_card = pytest.importorskip("geoembed.model_card")  # attached only where geoembed has model cards
     card = model_card.card_of(geoembed_taxabind.taxabind_location_encoder)
     assert card.embedding_dim == 512 and card.pretrained and card.family == "TaxaBind"
+
+
+def test_command_line_encodes_with_a_weights_file_and_says_what_to_fetch_without_one(tmp_path, capsys, weights_file):
+    from geoembed.cli import main
+    from geoembed.io import read_embeddings
+
+    latlon = REF["latlon"][:20]
+    csv = tmp_path / "points.csv"
+    csv.write_text("lat,lon\n" + "".join(f"{a!r},{b!r}\n" for a, b in latlon.tolist()))
+    out = tmp_path / "emb.parquet"
+    args = ["encode", str(csv), "--encoder", "taxabind", "--no-progress"]
+    assert main([*args, "-o", str(out), "--weights", str(weights_file)]) == 0
+    assert "512-d embeddings with taxabind (weights taxabind.ecogeo)" in capsys.readouterr().out
+    assert_matches(read_embeddings(out), REF["features"][:20])
+
+    assert main([*args, "-o", str(tmp_path / "other.parquet")]) != 0  # offline, no file: a message, no traceback
+    err = capsys.readouterr().err
+    assert "hf download MVRL/ecogeo model.safetensors --revision main" in err and "--weights" in err
