@@ -10,8 +10,9 @@ on the values):
   loaded from one random state dict in the published layout.
 
 Each round calls every implementation once on the same batch of 4,096 random points, in turn, so machine noise hits
-all of them alike; the median time over rounds is reported, with the ratio reference time / geoembed time (above 1:
-geoembed is faster) and the largest difference of the outputs. Run from the repository root, with local snapshots of
+all of them alike; the median wall-clock and CPU time over rounds are reported, with the ratios reference time /
+geoembed time (above 1: geoembed is faster) and the largest difference of the outputs. On a shared machine the CPU
+time ratio is the steadier one. Run from the repository root, with local snapshots of
 the references (see plugins/*/tests/data/make_reference.py):
 
     python benchmarks/perf_mind_taxabind.py --mind-snapshot /path/to/mind --rshf-snapshot /path/to/rshf \\
@@ -54,19 +55,35 @@ def points(n: int, seed: int = 0) -> torch.Tensor:
     return torch.tensor(np.column_stack([lat, lon]), dtype=torch.float32)
 
 
-def race(calls: dict, rounds: int) -> dict:
-    """Median seconds per call of each implementation, calls alternating within each round (one warm-up round)."""
-    times: dict[str, list[float]] = {name: [] for name in calls}
+def race(calls: dict, rounds: int) -> tuple[dict, dict]:
+    """Median wall-clock and CPU seconds per call of each implementation, calls alternating within each round (after
+    one warm-up round). CPU time (all threads of this process) is the steadier measure on a machine shared with
+    other work, where wall-clock time also counts the time spent waiting for a core."""
+    wall: dict[str, list[float]] = {name: [] for name in calls}
+    cpu: dict[str, list[float]] = {name: [] for name in calls}
     for round_ in range(rounds + 1):
         for name, call in calls.items():
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             with torch.no_grad():
                 call()
             if round_:
-                times[name].append(time.perf_counter() - start)
-        print(f"  round {round_}/{rounds}: " + ", ".join(f"{n} {t[-1]:.2f} s" for n, t in times.items() if t),
-              flush=True)
-    return {name: statistics.median(t) for name, t in times.items()}
+                wall[name].append(time.perf_counter() - start)
+                cpu[name].append(time.process_time() - start_cpu)
+        print(f"  round {round_}/{rounds}: " + ", ".join(f"{n} {t[-1]:.2f} s (cpu {cpu[n][-1]:.2f} s)"
+                                                       for n, t in wall.items() if t), flush=True)
+    return ({name: statistics.median(t) for name, t in wall.items()},
+            {name: statistics.median(t) for name, t in cpu.items()})
+
+
+def summary(seconds: dict, cpu_seconds: dict) -> dict:
+    return {
+        "seconds_per_batch": seconds,
+        "cpu_seconds_per_batch": cpu_seconds,
+        "points_per_second": {k: BATCH / v for k, v in seconds.items()},
+        "ratio_reference_over_geoembed": {k: seconds["reference"] / v for k, v in seconds.items() if k != "reference"},
+        "cpu_ratio_reference_over_geoembed": {k: cpu_seconds["reference"] / v for k, v in cpu_seconds.items()
+                                              if k != "reference"},
+    }
 
 
 def max_rel_diff(ours: torch.Tensor, reference: torch.Tensor) -> float:
@@ -92,7 +109,7 @@ def bench_mind(snapshot: Path, rounds: int, x: torch.Tensor) -> dict:
     with torch.no_grad():
         expected = reference(x, return_features=True)
         agreement = {"mind": max_rel_diff(full(x), expected), "mind-64": max_rel_diff(prefix(x), expected[:, :64])}
-    seconds = race({
+    timings = race({
         "reference": lambda: reference(x, return_features=True),
         "geoembed mind": lambda: full(x),
         "geoembed mind-64": lambda: prefix(x),
@@ -100,9 +117,7 @@ def bench_mind(snapshot: Path, rounds: int, x: torch.Tensor) -> dict:
     return {
         "model": "MIND (width 3072, 12 residual SIREN blocks, float16 weights computed in float32)",
         "reference": "mind_standalone.py ReSIRENLocationEncoder (github.com/taylor-geospatial/mind)",
-        "seconds_per_batch": seconds,
-        "points_per_second": {k: BATCH / v for k, v in seconds.items()},
-        "ratio_reference_over_geoembed": {k: seconds["reference"] / v for k, v in seconds.items() if k != "reference"},
+        **summary(*timings),
         "max_abs_diff_over_max_abs": agreement,
     }
 
@@ -123,13 +138,11 @@ def bench_taxabind(snapshot: Path, rounds: int, x: torch.Tensor) -> dict:
         ours = geoembed.create_location_encoder("taxabind", weights_path=path)
     with torch.no_grad():
         agreement = {"taxabind": max_rel_diff(ours(x), reference(x))}
-    seconds = race({"reference": lambda: reference(x), "geoembed taxabind": lambda: ours(x)}, rounds)
+    timings = race({"reference": lambda: reference(x), "geoembed taxabind": lambda: ours(x)}, rounds)
     return {
         "model": "TaxaBind location encoder (GeoCLIP architecture, sigma 1, 16, 256; float32)",
         "reference": "rshf.geoclip LocationEncoder (github.com/mvrl/rshf @ 87fb301), as TaxaBind loads MVRL/ecogeo",
-        "seconds_per_batch": seconds,
-        "points_per_second": {k: BATCH / v for k, v in seconds.items()},
-        "ratio_reference_over_geoembed": {k: seconds["reference"] / v for k, v in seconds.items() if k != "reference"},
+        **summary(*timings),
         "max_abs_diff_over_max_abs": agreement,
     }
 
@@ -161,13 +174,15 @@ def main() -> None:
 
     with atomic_write(args.output) as tmp:
         tmp.write_text(json.dumps(report, indent=2) + "\n")
-    print("\nmodel      implementation       s/batch   points/s   reference/geoembed   max diff / max")
+    print("\nmodel      implementation       s/batch  cpu s/batch  points/s  ref/geoembed (wall, cpu)  max diff / max")
     for family, result in (("MIND", mind), ("TaxaBind", taxabind)):
         for name, seconds in result["seconds_per_batch"].items():
             ratio = result["ratio_reference_over_geoembed"].get(name)
+            cpu_ratio = result["cpu_ratio_reference_over_geoembed"].get(name)
+            ratios = "" if ratio is None else f"{ratio:.2f}, {cpu_ratio:.2f}"
             diff = result["max_abs_diff_over_max_abs"].get(name.replace("geoembed ", ""))
-            print(f"{family:10s} {name:20s} {seconds:8.3f} {BATCH / seconds:10.0f}   "
-                  f"{'' if ratio is None else f'{ratio:18.2f}':>18s}   {'' if diff is None else f'{diff:.1e}'}")
+            print(f"{family:10s} {name:20s} {seconds:8.3f} {result['cpu_seconds_per_batch'][name]:11.3f} "
+                  f"{BATCH / seconds:9.0f}  {ratios:>24s}  {'' if diff is None else f'{diff:.1e}'}")
     print(f"wrote {args.output}")
 
 
