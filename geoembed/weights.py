@@ -12,7 +12,8 @@ Files found in 2-4 must match the record's sha256. A user's own file (1) may dif
 is then loaded and described by a new record carrying its real sha256, so provenance is never misreported.
 Where the publisher gives no checksum (``sha256=None``), the first download computes one, records it next to the
 cached file (``<file>.sha256``) and warns; later loads are checked against that recorded value, and the model is
-described by the file's real sha256, never an invented one.
+described by the file's real sha256, never an invented one. The resolved record
+then says ``sha256_published=False``.
 Only safe loaders are used: safetensors, or ``torch.load(weights_only=True)``.
 """
 
@@ -55,13 +56,23 @@ class WeightsRecord:
     url: str | None = None  # direct download address
     hf_hub: tuple[str, str] | None = None  # (repo_id, filename) on the Hugging Face Hub
     description: str = ""
-    hf_revision: str | None = None  # pinned Hub revision (a commit hash where known) for hf_hub downloads
+    hf_revision: str | None = None  # Hub revision to download (commit hash, tag or branch); None: the default branch
+    sha256_published: bool = True  # False: ``sha256`` was measured on a local file, the publisher gives none
 
     def __post_init__(self) -> None:
-        if self.sha256 is not None and (
-            len(self.sha256) != 64 or any(c not in "0123456789abcdef" for c in self.sha256)
-        ):
+        if self.sha256 is None:  # nothing published, so nothing measured yet either
+            object.__setattr__(self, "sha256_published", False)
+            return
+        if len(self.sha256) != 64 or any(c not in "0123456789abcdef" for c in self.sha256):
             raise ValueError(f"WeightsRecord {self.name!r}: sha256 must be 64 lowercase hex digits.")
+
+    @property
+    def hf_download_command(self) -> str | None:
+        """The ``hf download`` command that fetches this file from the Hub (None without a Hub address)."""
+        if self.hf_hub is None:
+            return None
+        revision = f" --revision {self.hf_revision}" if self.hf_revision else ""
+        return f"hf download {self.hf_hub[0]} {self.hf_hub[1]}{revision} --local-dir ."
 
 
 def cache_dir() -> Path:
@@ -246,6 +257,8 @@ def _from_user_path(record: WeightsRecord, path: Path) -> ResolvedWeights:
     actual = sha256_file(path)
     if actual == record.sha256:
         return ResolvedWeights(path, record, "path")
+    if record.sha256 is None:  # nothing published to tell the release from another file: keep the record, say so
+        return ResolvedWeights(path, _measured(record, path), "path")
     custom = dataclasses.replace(
         record,
         name=f"{record.name.split('.')[0]}.custom-{actual[:12]}",
@@ -258,6 +271,13 @@ def _from_user_path(record: WeightsRecord, path: Path) -> ResolvedWeights:
         description=f"user-supplied checkpoint for the {record.name.split('.')[0]} architecture",
     )
     return ResolvedWeights(path, custom, "path")
+
+
+def _measured(record: WeightsRecord, path: Path) -> WeightsRecord:
+    """``record`` as is, or, when its publisher gives no sha256, with the sha256 measured on ``path``."""
+    if record.sha256 is not None:
+        return record
+    return dataclasses.replace(record, sha256=sha256_file(path), sha256_published=False)
 
 
 def load_state_dict(path: str | os.PathLike) -> dict[str, Any]:
