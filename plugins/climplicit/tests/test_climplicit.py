@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from geoembed.weights import sha256_file
 import torch
 
 import geoembed
@@ -110,7 +112,10 @@ def test_hub_folder_is_accepted(tmp_path):
     (tmp_path / "model.safetensors").write_bytes(WEIGHTS_W64.read_bytes())
     (tmp_path / "config.json").write_text('{"return_chelsa": false}')
     model = climplicit(weights_path=tmp_path, month=4)
-    assert model.weights.name.startswith("climplicit.custom-") and model.embedding_dim == 256
+    # nothing published tells the release from another file: the record keeps its name, with the measured checksum
+    assert model.weights.name == "climplicit.chelsa" and model.embedding_dim == 256
+    assert model.weights.sha256 == sha256_file(tmp_path / "model.safetensors")
+    assert model.weights.sha256_published is False
 
 
 def test_random_weights_follow_the_contract():
