@@ -1,8 +1,9 @@
 """Factories of the built-in tasks, registered as entry points (group ``geoembed.tasks``) in ``pyproject.toml``.
 
-Each reads its GeoParquet file from ``geoembed/data/tasks/`` and verifies its sha256 against ``manifest.json``.
-The data, sampling designs and sources are described in ``docs/benchmarks.md`` and built by
-``benchmarks/build_tasks.py``.
+Each reads its GeoParquet file from ``geoembed/data/tasks/`` and verifies its sha256 against ``manifest.json``,
+which also records each task's region, units, value range, source (name, version, wheel, file, licence, citation),
+sampling design and data gates (:mod:`geoembed.downstream.gates`). The files are built, and gated against their
+sources, by ``benchmarks/build_tasks.py``; provenance and fixes are described in ``docs/downstream.md``.
 """
 
 from __future__ import annotations

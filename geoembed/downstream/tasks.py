@@ -45,6 +45,8 @@ class Task:
         description, sampling, version: what is predicted, how the rows were drawn, data version.
         provenance: ``{"source": ..., "license": ..., "citation": ...}``.
         units: units of the target before ``target_transform`` (for reports).
+        gates: the data gates the task declares, ``{gate name: parameters}`` (documented region, value range,
+            land, source agreement...; see :mod:`geoembed.downstream.gates`); run by the task build and the tests.
     """
 
     name: str
@@ -59,6 +61,7 @@ class Task:
     version: str = "user"
     provenance: dict = field(default_factory=dict)
     units: str = ""
+    gates: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         validate_task(self)
@@ -95,6 +98,8 @@ class Task:
             "block_size_deg": self.block_size_deg, "version": self.version, "units": self.units,
             "description": self.description, "sampling": self.sampling, **{k: self.provenance.get(k, "")
                                                                           for k in ("source", "license", "citation")},
+            "documented_region": self.gates.get("region", {}).get("name", ""),
+            "value_range": [self.gates["values"][k] for k in ("min", "max") if k in self.gates.get("values", {})],
         }
 
 
@@ -140,6 +145,15 @@ def validate_task(task: Task) -> None:
                                                 and 0 < task.block_size_deg <= 180):
         raise ValueError(f"Task {task.name!r}: block_size_deg must be a number of degrees in (0, 180], got "
                          f"{task.block_size_deg!r}.")
+    if not isinstance(task.gates, dict):
+        raise TypeError(f"Task {task.name!r}: gates must be a dict {{gate name: parameters}}, got "
+                        f"{type(task.gates).__name__}.")
+    if task.gates:
+        from geoembed.downstream.gates import GATES
+
+        unknown_gates = sorted(set(task.gates) - set(GATES))
+        if unknown_gates:
+            raise ValueError(f"Task {task.name!r}: unknown gates {unknown_gates}; known gates: {sorted(GATES)}.")
     unknown = set(task.metrics) - set(DEFAULT_METRICS.get(task.kind, ()))
     if unknown:
         raise ValueError(f"Task {task.name!r}: metrics {sorted(unknown)} do not apply to {task.kind}; use "
@@ -187,13 +201,15 @@ def register_task(
     sampling: str = "",
     provenance: dict | None = None,
     units: str = "",
+    gates: dict | None = None,
     overwrite: bool = False,
 ) -> Task:
     """Register a benchmark task built from a GeoDataFrame (validated now, not at benchmark time).
 
     >>> register_task(name="my_task", data=gdf, target="income", kind="regression")   # doctest: +SKIP
 
-    A ready :class:`Task` may be passed as ``data`` (then leave ``target``/``kind`` out). Returns the task.
+    A ready :class:`Task` may be passed as ``data`` (then leave ``target``/``kind`` out). ``gates`` declares data
+    checks (:mod:`geoembed.downstream.gates`) that :func:`geoembed.downstream.gates.check_task` runs. Returns the task.
     """
     if isinstance(data, Task):
         task = data
@@ -203,7 +219,7 @@ def register_task(
                             "'classification').")
         task = Task(name=name, data=data, target=target, kind=kind, metrics=tuple(metrics),
                     target_transform=target_transform, block_size_deg=block_size_deg, description=description,
-                    sampling=sampling, provenance=dict(provenance or {}), units=units)
+                    sampling=sampling, provenance=dict(provenance or {}), units=units, gates=dict(gates or {}))
     task_registry.register(name, lambda: task, overwrite=overwrite)
     return task
 
@@ -253,6 +269,6 @@ def load_shipped_task(name: str) -> Task:
         name=name, data=data, target=entry["target"], kind=entry["kind"], metrics=tuple(entry["metrics"]),
         target_transform=entry.get("target_transform"), block_size_deg=entry["block_size_deg"],
         description=entry["description"], sampling=entry["sampling"], version=entry["version"],
-        provenance=entry["provenance"], units=entry.get("units", ""),
+        provenance=entry["provenance"], units=entry.get("units", ""), gates=entry.get("gates", {}),
     )
 
