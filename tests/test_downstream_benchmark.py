@@ -350,13 +350,53 @@ def test_run_benchmark_tidy_results_reports_and_resume(two_tasks, tmp_path):
         assert (out / name).is_file(), name
     report = json.loads((out / "results.json").read_text())
     assert report["config"]["seeds"] == [0, 1] and "torch" in report["versions"]
-    assert "| toy_temperature | r2 |" in (out / "report.md").read_text()
+    text = (out / "report.md").read_text()
+    assert "| toy_temperature | r2 |" in text and "**Leakage gap**" in text and "leakage gap |" in text
+    for link in ("charts/summary.png", "charts/toy_temperature.png", "maps/toy_temperature.png",
+                 "maps/toy_hemisphere.png"):
+        assert f"]({link})" in text and (out / link).is_file(), link  # every chart and map is embedded
+    assert "Every map shows the same model, **" in text  # and the mapped model is named, with the reason
+    assert (out / "leaderboard.csv").is_file()
     # resume: nothing is recomputed (fit_seconds are read back), and the numbers are the same
     again = run_benchmark(tasks=["toy_*"], encoders=["xyz", "latlon"], probes=["knn"],
                           splits=["spatial", "random"], n_splits=3, seeds=[0, 1], output=out, progress=False)
     pd.testing.assert_frame_equal(again.reset_index(drop=True), results.reset_index(drop=True))
     lines = (out / "cells.jsonl").read_text().splitlines()
     assert len(lines) == 2 * 2 * 2 * 2  # one line per (task, encoder, split, seed) cell, none added by the rerun
+
+
+def test_r2_is_floored_at_minus_one_across_tasks_and_kept_raw_per_task():
+    from geoembed.downstream import report
+
+    rows = []
+    for task, kind, metric, values in (("a", "regression", "r2", {"good": 0.5, "bad": -6.0}),
+                                       ("b", "classification", "macro_f1", {"good": 0.4, "bad": 0.8})):
+        for encoder, value in values.items():
+            for split, shift in (("spatial", 0.0), ("random", 0.1)):
+                rows.append(dict(task=task, kind=kind, encoder=encoder, split=split, probe="linear", seed=0, fold=0,
+                                 n_train=9, n_test=1, metric=metric, value=value + shift, fit_seconds=0.0, params=""))
+    summary = report.summarize(pd.DataFrame(rows))
+    board = report.leaderboard(summary)
+    assert board.loc[("bad", "linear"), "spatial CV"] == pytest.approx((-1.0 + 0.8) / 2)  # not (-6 + 0.8) / 2
+    assert board.loc[("good", "linear"), "leakage gap"] == pytest.approx(0.1)
+    assert board.loc[("good", "linear"), "wins"] == 1 and board.index[0] == ("good", "linear")
+    assert summary.query("encoder == 'bad' and task == 'a' and split == 'spatial'")["mean"].iloc[0] == -6.0
+    best = report.best_per_task(summary)
+    assert best.loc["a", "best model"] == "good (linear)" and best.loc["a", "leakage gap"] == pytest.approx(0.1)
+
+
+def test_polygon_tasks_are_drawn_as_filled_polygons():
+    from matplotlib.collections import PatchCollection
+
+    from geoembed.maps import plot_world
+
+    boxes = gpd.GeoSeries([shapely.box(lon, 0, lon + 10, 10) for lon in (0, 20, 40)], crs="EPSG:4326")
+    centres = np.array([[5.0, 5.0], [5.0, 25.0], [5.0, 45.0]])
+    fig = plot_world(centres, np.array([1.0, 2.0, 3.0]), geometries=boxes, label="error [degC]")
+    filled = [c for c in fig.axes[0].collections if isinstance(c, PatchCollection) and len(c.get_paths()) == 3]
+    assert filled and fig.axes[1].get_ylabel() == "error [degC]"  # three filled boxes and a labelled colour bar
+    with pytest.raises(ValueError, match="one per value"):
+        plot_world(centres, np.array([1.0, 2.0, 3.0]), geometries=boxes[:2])
 
 
 def test_an_interrupted_run_resumes_where_it_stopped(two_tasks, tmp_path):

@@ -189,8 +189,8 @@ def run_benchmark(
                     rows += cell_rows
                     if out_dir is not None:
                         _append_cell(out_dir / "cells.jsonl", key, cell_rows)
-                        if key[2] == config.splits[0] and key[3] == config.probes[0] and key[4] == config.seeds[0]:
-                            _save_predictions(out_dir, task, encoder, predictions)
+                        if key[2] == config.splits[0] and key[4] == config.seeds[0]:
+                            _save_predictions(out_dir, task, encoder, key[3], predictions)
     finally:
         bar.close()
     results = pd.DataFrame(rows, columns=RESULT_COLUMNS)
@@ -266,7 +266,8 @@ def _run_cells(task: Any, X: np.ndarray, keys: list[tuple], config: BenchmarkCon
                     rows.append(dict(task=task_name, kind=task.kind, encoder=encoder, split=split, probe=probe,
                                      seed=seed, fold=fold, n_train=len(train), n_test=len(test), metric=metric,
                                      value=value, fit_seconds=round(seconds, 4), params=params))
-        yield key, rows, {"latlon": latlon[tested], "y_true": y[tested], "y_pred": predicted[tested]}
+        yield key, rows, {"row": np.flatnonzero(tested), "latlon": latlon[tested], "y_true": y[tested],
+                          "y_pred": predicted[tested]}
 
 
 def _fit_fold(probe: str, X_train, y_train, X_test, classification: bool, seed: int,
@@ -305,15 +306,17 @@ def _append_cell(path: Path, key: tuple, rows: list[dict]) -> None:
         os.fsync(f.fileno())
 
 
-def _save_predictions(out_dir: Path, task: Any, encoder: str, predictions: dict) -> None:
-    """Out-of-fold predictions of the first split/probe/seed, for maps of predictions and residuals."""
+def _save_predictions(out_dir: Path, task: Any, encoder: str, probe: str, predictions: dict) -> None:
+    """Out-of-fold predictions of the first split and seed, per probe, for maps of predictions and residuals
+    (``row``: the task row, so that polygon tasks can be drawn as filled polygons)."""
     import pandas as pd
 
     from geoembed.atomic import atomic_write
 
-    frame = pd.DataFrame({"lat": predictions["latlon"][:, 0], "lon": predictions["latlon"][:, 1],
-                          "y_true": predictions["y_true"], "y_pred": predictions["y_pred"]})
-    with atomic_write(out_dir / "predictions" / f"{task.name}__{encoder}.parquet") as tmp:
+    frame = pd.DataFrame({"row": predictions["row"], "lat": predictions["latlon"][:, 0],
+                          "lon": predictions["latlon"][:, 1], "y_true": predictions["y_true"],
+                          "y_pred": predictions["y_pred"]})
+    with atomic_write(out_dir / "predictions" / f"{task.name}__{encoder}__{probe}.parquet") as tmp:
         frame.to_parquet(tmp, index=False)
 
 
