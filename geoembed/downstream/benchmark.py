@@ -27,7 +27,7 @@ DEFAULT_SPLITS = ("spatial", "random")
 QUICK_MAX_ROWS = 600
 QUICK_N_POINTS = 8
 # Bump when a change to splits/probes/metrics makes old cells incomparable (2: spatial inner CV in the spatial split;
-# 3: kNN and MLP tuned by the inner CV, blocks continuous across the antimeridian).
+# 3: kNN and MLP tuned by the inner CV, antimeridian-safe polygon anchors).
 PROTOCOL_VERSION = "3"
 
 

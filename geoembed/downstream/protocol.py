@@ -62,19 +62,20 @@ INNER_CV = 3  # folds of the inner cross-validation that picks every probe's hyp
 def block_ids(latlon: np.ndarray, block_size_deg: float) -> np.ndarray:
     """Integer id of the lat/lon block holding each ``[lat, lon]`` row.
 
-    Rows of ``block_size_deg`` degrees of latitude; columns of ``360 / n`` degrees of longitude, with ``n`` the whole
-    number of columns of at least ``block_size_deg`` that go round the globe (so there is no sliver column), and one
-    column centred on the antimeridian. The antimeridian is a seam of the coordinates, not of the Earth: points at
-    179.9 and -179.9 degrees are 20 km apart and share a block, and Fiji, Chukotka or the Aleutians are not cut by a
-    block edge there.
+    Rows of ``block_size_deg`` degrees of latitude from the south pole; columns of ``360 / n`` degrees of longitude
+    from the antimeridian, with ``n`` the whole number of columns of at least ``block_size_deg`` that go round the
+    globe (exactly ``block_size_deg`` when it divides 360, as 0.5, 1, 5 and 15 do). Longitudes wrap: 180 and -180 are
+    the same meridian, and no sliver column is left at the antimeridian for other sizes. Points at 179.9 and -179.9
+    degrees fall in the two columns that meet there, neighbours like the columns at any other block edge; a polygon
+    is placed by one anchor (:func:`~geoembed.downstream.geometry.anchor_points`), which is antimeridian-safe, so a
+    polygon across it is never split.
     """
     if not block_size_deg > 0:
         raise ValueError(f"block_size_deg must be positive, got {block_size_deg!r}.")
     latlon = np.asarray(latlon, dtype=np.float64)
     rows = np.floor((latlon[:, 0] + 90.0) / block_size_deg).astype(np.int64)
     n_cols = max(1, int(np.floor(360.0 / block_size_deg + 1e-9)))
-    width = 360.0 / n_cols
-    cols = np.floor(np.mod(latlon[:, 1] - 180.0 + width / 2, 360.0) / width).astype(np.int64) % n_cols
+    cols = np.floor(np.mod(latlon[:, 1] + 180.0, 360.0) / (360.0 / n_cols)).astype(np.int64) % n_cols
     return rows * 100_000 + cols
 
 
