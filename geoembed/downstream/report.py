@@ -331,8 +331,9 @@ def markdown_report(summary, config: Any, task_info: dict, *, charts: dict | Non
                   markdown_table(shown), ""]
     best = best_per_task(summary)
     if not best.empty:
-        lines += ["## Best model per task", "", "Under spatial CV, over every encoder and probe (raw means, not floored).",
-                  "", markdown_table(best), ""]
+        lines += ["## Best model per task", "",
+                  "Under spatial CV, over every encoder and probe (raw means, not floored).", "",
+                  markdown_table(best), ""]
     lines += ["## Results by probe", ""]
     for probe in dict.fromkeys(summary["probe"]):
         table = headline_table(summary, probe)
