@@ -1,4 +1,5 @@
-"""World maps as PNG: values at points (scatter) or on a regular grid (raster), over country outlines.
+"""World maps as PNG: values at points (scatter), in polygons (choropleth) or on a regular grid (raster), over
+country outlines.
 
 One place for every map geoembed draws (concept maps, text-query maps, benchmark predictions and residuals), so they
 all look alike. Uses matplotlib's non-interactive Agg backend and plain longitude/latitude axes (plate carrée).
@@ -30,6 +31,7 @@ def plot_world(
     extent: tuple[float, float, float, float] | None = None,
     point_size: float = 6.0,
     dpi: int = 150,
+    geometries=None,
 ):
     """Draw ``values`` at ``latlon`` (``(N, 2)`` ``[lat, lon]``) on a world map; save a PNG atomically if ``out``.
 
@@ -39,6 +41,8 @@ def plot_world(
         categories: for class labels: ``values`` are integer codes into ``categories`` (a legend replaces the bar).
         extent: ``(lon_min, lon_max, lat_min, lat_max)``; default the whole world, or the data's bounds plus a margin
             for a regional data set.
+        geometries: polygons (a GeoSeries in EPSG:4326, one per value) to fill with the values instead of dots at
+            ``latlon`` (a choropleth); ``latlon`` then only sets the default extent.
     Returns:
         the matplotlib Figure (closed after saving when ``out`` is given).
     """
@@ -59,15 +63,31 @@ def plot_world(
     width = 10.0
     aspect = (extent[3] - extent[2]) / max(extent[1] - extent[0], 1e-9)
     fig, ax = plt.subplots(figsize=(width, max(3.0, min(width * aspect + 1.0, 9.0))))
+    if geometries is not None and len(geometries) != len(values):
+        raise ValueError(f"geometries must be one per value, got {len(geometries)} for {len(values)} values.")
     if categories is not None:
         cmap = cmap or "tab20"
         colors = matplotlib.colormaps[cmap].resampled(max(len(categories), 1))
         codes = values.astype(int)
         for code in np.unique(codes):
             sel = codes == code
-            ax.scatter(latlon[sel, 1], latlon[sel, 0], s=point_size, color=colors(code), label=categories[code],
-                       linewidths=0, zorder=2)
+            if geometries is not None:
+                geometries[sel].plot(ax=ax, color=colors(code), edgecolor="0.5", linewidth=0.1, zorder=2)
+                ax.scatter([], [], s=30, marker="s", color=colors(code), label=categories[code])
+            else:
+                ax.scatter(latlon[sel, 1], latlon[sel, 0], s=point_size, color=colors(code), label=categories[code],
+                           linewidths=0, zorder=2)
         ax.legend(loc="lower left", fontsize=7, markerscale=2, ncol=2, framealpha=0.8)
+    elif geometries is not None:
+        from matplotlib.colors import Normalize
+
+        cmap = matplotlib.colormaps[cmap or "viridis"]
+        numeric = values.astype(np.float64)
+        norm = Normalize(vmin=np.nanmin(numeric) if vmin is None else vmin,
+                         vmax=np.nanmax(numeric) if vmax is None else vmax)
+        geometries.plot(ax=ax, color=cmap(norm(numeric)), edgecolor="0.5", linewidth=0.1, zorder=2)
+        mappable = matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap)
+        fig.colorbar(mappable, ax=ax, shrink=0.7, label=label)
     elif grid_step is not None:
         image, img_extent = _to_raster(latlon, values.astype(np.float64), grid_step)
         mappable = ax.imshow(image, origin="lower", extent=img_extent, cmap=cmap or "viridis", vmin=vmin, vmax=vmax,

@@ -68,7 +68,7 @@ def test_a_task_whose_name_is_a_path_cannot_write_outside_the_output_folder(task
     written = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert written and all(out in p.parents for p in written), [str(p) for p in written if out not in p.parents]
     assert not any("ESCAPED" in p.name for p in written)
-    assert (out / "predictions" / "innocent__xyz.parquet").is_file()
+    assert (out / "predictions" / "innocent__xyz__linear.parquet").is_file()
 
 
 @pytest.mark.parametrize("name", ["../../ESCAPED", "a/b", ".hidden", "", "x" * 201, "a\\b", "nul\x00"])

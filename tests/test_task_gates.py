@@ -150,13 +150,25 @@ def test_points_at_sea_fail_the_land_gate(tasks):
     assert "10 of 3000 points are on water" in message
 
 
-def test_an_antimeridian_centroid_fails_the_anchors_gate(tasks):
+def test_an_antimeridian_centroid_fails_the_anchors_gate(tasks, monkeypatch):
+    import geoembed.downstream.geometry as geometry
+
     gdp = tasks["gdp_per_capita"]
     both_sides = shapely.MultiPolygon([shapely.box(177.0, -19.0, 179.99, -16.0), shapely.box(-179.99, -19.0, -179.0,
                                                                                             -16.0)])
     data = gdp.data.copy()
     data.loc[data["name"] == "Fiji", "geometry"] = both_sides
-    message = _failed(check_task(_copy(gdp, data=data), {"anchors": gdp.gates["anchors"]}))["anchors"]
+    gates = {"anchors": gdp.gates["anchors"]}
+    assert "anchors" not in _failed(check_task(_copy(gdp, data=data), gates))  # anchor_points is antimeridian-safe
+    real, fiji = geometry.anchor_points, (data["name"] == "Fiji").to_numpy()
+
+    def equal_area_centroid(geoms):  # what the centroid in EPSG:6933 gave for Fiji across the antimeridian
+        anchors = real(geoms).copy()
+        anchors[fiji] = [-17.3, 163.8]
+        return anchors
+
+    monkeypatch.setattr(geometry, "anchor_points", equal_area_centroid)
+    message = _failed(check_task(_copy(gdp, data=data), gates))["anchors"]
     assert "Fiji" in message
 
 

@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
 
     from geoembed.commands._args import check_device
     from geoembed.downstream.benchmark import DEFAULT_ENCODERS, resolve_config, run_benchmark
-    from geoembed.downstream.report import headline_table, summarize, text_table
+    from geoembed.downstream.report import R2_FLOOR, headline_table, leaderboard, summarize, text_table
 
     if args.list:
         return _list_tasks(args.tasks)
@@ -80,9 +80,16 @@ def run(args: argparse.Namespace) -> int:
         return 2
     results = run_benchmark(**options, output=args.output, resume=not args.no_resume,
                             progress=not args.no_progress, n_jobs=args.jobs, block_size_deg=args.block_size)
-    table = headline_table(summarize(results))
+    summary = summarize(results)
+    table = headline_table(summary)
     print(table.attrs.get("caption", ""))
     print(text_table(table))
+    board = leaderboard(summary)
+    if len(board) > 1:
+        board.index = [f"{encoder} / {probe}" for encoder, probe in board.index]
+        board.index.name = "encoder / probe"
+        print(f"\nmean over tasks (R2 floored at {R2_FLOOR:g}); leakage gap = random minus spatial")
+        print(text_table(board))
     if args.output:
         print(f"\nreport: {args.output}/report.md (results.csv, summary.csv, results.json, charts/, maps/)")
     return 0

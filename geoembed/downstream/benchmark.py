@@ -27,8 +27,9 @@ DEFAULT_ENCODERS = ("geoclip", "geoclip-random", "sphere_harmonics", "rff", "xyz
 DEFAULT_SPLITS = ("spatial", "random")
 QUICK_MAX_ROWS = 600
 QUICK_N_POINTS = 8
-# Bump when a change to splits/probes/metrics makes old cells incomparable (2: spatial inner CV in the spatial split).
-PROTOCOL_VERSION = "2"
+# Bump when a change to splits/probes/metrics makes old cells incomparable (2: spatial inner CV in the spatial split;
+# 3: kNN and MLP tuned by the inner CV, antimeridian-safe polygon anchors).
+PROTOCOL_VERSION = "3"
 
 
 @dataclass
@@ -146,7 +147,8 @@ def run_benchmark(
         n_jobs: probe fits run in parallel over this many processes (-1: one per CPU core); each fit uses one BLAS
             thread, which is also fastest for these small problems on a busy machine.
 
-    Columns: task, kind, encoder, split, probe, seed, fold, n_train, n_test, metric, value, fit_seconds.
+    Columns: task, kind, encoder, split, probe, seed, fold, n_train, n_test, metric, value, fit_seconds, params
+    (the hyper-parameters the probe's inner CV chose in that fold, as JSON).
     """
     import pandas as pd
 
@@ -198,8 +200,8 @@ def run_benchmark(
                     rows += cell_rows
                     if out_dir is not None:
                         _append_cell(out_dir / "cells.jsonl", key, cell_rows)
-                        if key[2] == config.splits[0] and key[3] == config.probes[0] and key[4] == config.seeds[0]:
-                            _save_predictions(out_dir, task_name, encoder, predictions)
+                        if key[2] == config.splits[0] and key[4] == config.seeds[0]:
+                            _save_predictions(out_dir, task_name, encoder, key[3], predictions)
     finally:
         bar.close()
         shutdown_workers()  # no idle worker processes linger after the run (or after SIGTERM unwinds it)
@@ -214,7 +216,7 @@ def run_benchmark(
 
 
 RESULT_COLUMNS = ["task", "kind", "encoder", "split", "probe", "seed", "fold", "n_train", "n_test", "metric", "value",
-                  "fit_seconds"]
+                  "fit_seconds", "params"]
 
 
 def _subsample(task: Any, max_rows: int | None) -> Any:
@@ -271,26 +273,30 @@ def _run_cells(task: Any, X: np.ndarray, keys: list[tuple], config: BenchmarkCon
         rows = []
         predicted = np.empty(len(y), dtype=object if classification else np.float64)
         tested = np.zeros(len(y), dtype=bool)
-        for fold, train, test, pred, seconds in by_key[key]:
+        for fold, train, test, pred, seconds, params in by_key[key]:
             predicted[test], tested[test] = pred, True
             for metric, value in protocol.score(y[test], pred, classification=classification).items():
                 if metric in task.metrics:
                     rows.append(dict(task=task_name, kind=task.kind, encoder=encoder, split=split, probe=probe,
                                      seed=seed, fold=fold, n_train=len(train), n_test=len(test), metric=metric,
-                                     value=value, fit_seconds=round(seconds, 4)))
-        yield key, rows, {"latlon": latlon[tested], "y_true": y[tested], "y_pred": predicted[tested]}
+                                     value=value, fit_seconds=round(seconds, 4), params=params))
+        yield key, rows, {"row": np.flatnonzero(tested), "latlon": latlon[tested], "y_true": y[tested],
+                          "y_pred": predicted[tested]}
 
 
 def _fit_fold(probe: str, X_train, y_train, X_test, classification: bool, seed: int,
-              groups: np.ndarray | None) -> tuple[np.ndarray, float]:
-    """One probe fit (run in a worker process): predictions and seconds, with single-threaded BLAS."""
+              groups: np.ndarray | None) -> tuple[np.ndarray, float, str]:
+    """One probe fit (run in a worker process): predictions, seconds and the chosen hyper-parameters (JSON).
+
+    BLAS and OpenMP (scikit-learn's neighbour searches) get one thread each: these problems are small, and two
+    threads per fit on a busy 2-core machine made the kNN search ten times slower, not faster."""
     from threadpoolctl import threadpool_limits
 
     start = time.perf_counter()
-    with threadpool_limits(limits=1, user_api="blas"):
-        pred = protocol.fit_predict(probe, X_train, y_train, X_test, classification=classification, seed=seed,
-                                    groups=groups)
-    return pred, time.perf_counter() - start
+    with threadpool_limits(limits=1):
+        model = protocol.fit_probe(probe, X_train, y_train, classification=classification, seed=seed, groups=groups)
+        pred = model.predict(X_test)
+    return pred, time.perf_counter() - start, json.dumps(protocol.chosen_hyperparameters(model), sort_keys=True)
 
 
 def _read_cells(path: Path) -> dict[tuple, list[dict]]:
@@ -316,8 +322,9 @@ def _append_cell(path: Path, key: tuple, rows: list[dict]) -> None:
         os.fsync(f.fileno())
 
 
-def _save_predictions(out_dir: Path, task_name: str, encoder: str, predictions: dict) -> None:
-    """Out-of-fold predictions of the first split/probe/seed, for maps of predictions and residuals.
+def _save_predictions(out_dir: Path, task_name: str, encoder: str, probe: str, predictions: dict) -> None:
+    """Out-of-fold predictions of the first split and seed, per probe, for maps of predictions and residuals
+    (``row``: the task row, so that polygon tasks can be drawn as filled polygons).
 
     The file is named after the task's and encoder's registry names (validated when registered, and again here),
     never after attributes a plugin controls (a task object's ``name``)."""
@@ -325,10 +332,12 @@ def _save_predictions(out_dir: Path, task_name: str, encoder: str, predictions: 
 
     from geoembed.atomic import atomic_write, safe_file_name
 
-    name = f"{safe_file_name(task_name, 'task name')}__{safe_file_name(encoder, 'encoder name')}.parquet"
+    name = (f"{safe_file_name(task_name, 'task name')}__{safe_file_name(encoder, 'encoder name')}__"
+            f"{safe_file_name(probe, 'probe name')}.parquet")
 
-    frame = pd.DataFrame({"lat": predictions["latlon"][:, 0], "lon": predictions["latlon"][:, 1],
-                          "y_true": predictions["y_true"], "y_pred": predictions["y_pred"]})
+    frame = pd.DataFrame({"row": predictions["row"], "lat": predictions["latlon"][:, 0],
+                          "lon": predictions["latlon"][:, 1], "y_true": predictions["y_true"],
+                          "y_pred": predictions["y_pred"]})
     with atomic_write(out_dir / "predictions" / name) as tmp:
         frame.to_parquet(tmp, index=False)
 

@@ -20,6 +20,8 @@ import numpy as np
 from geoembed.errors import InvalidGeometryError
 
 EQUAL_AREA_CRS = "EPSG:6933"
+# EPSG:6933 centred on the antimeridian, for the geometries that cross it
+ANTIMERIDIAN_EQUAL_AREA_CRS = "+proj=cea +lat_ts=30 +lon_0=180 +datum=WGS84 +units=m +no_defs"
 GEOMETRY_METHODS = ("sample", "centroid")
 
 
@@ -91,7 +93,7 @@ def geometry_points(geoms: Any, *, n_points: int = 16, method: str = "sample", s
     if len(others):
         projected = geoms.iloc[others].reset_index(drop=True).to_crs(EQUAL_AREA_CRS)
         if method == "centroid":
-            anchors = projected.centroid.to_crs("EPSG:4326")
+            anchors = _antimeridian_safe(projected.centroid.to_crs("EPSG:4326"), geoms.iloc[others])
             pieces.append((np.column_stack([anchors.y.to_numpy(), anchors.x.to_numpy()]), others))
         else:
             samples = projected.sample_points(int(n_points), rng=seed).explode(index_parts=False)
@@ -102,6 +104,26 @@ def geometry_points(geoms: Any, *, n_points: int = 16, method: str = "sample", s
     all_owner = np.concatenate([p[1] for p in pieces]).astype(np.int64)
     order = np.argsort(all_owner, kind="stable")
     return GeometryPoints(all_latlon[order], all_owner[order], len(geoms))
+
+
+def _antimeridian_safe(centroids: Any, geoms: Any) -> Any:
+    """Centroids of geometries that cross the antimeridian (Fiji, Chukotka, the Aleutians West county, stored as parts
+    near +180 and -180 degrees), recomputed in the equal-area projection centred on 180 degrees, where their parts are
+    contiguous. In EPSG:6933 their centroid falls between the parts, on the far side of the Earth (the Aleutians West
+    in Kansas), and with it the spatial block of the row. Geometries spanning over 180 degrees of longitude are
+    recomputed when that makes them narrower in projection."""
+    bounds = geoms.bounds.to_numpy()
+    wide = np.flatnonzero(bounds[:, 2] - bounds[:, 0] > 180)
+    if not len(wide):
+        return centroids
+    centroids = centroids.copy()
+    candidates = geoms.iloc[wide]
+    widths = [np.ptp(candidates.to_crs(crs).bounds.to_numpy()[:, [0, 2]], axis=1)
+              for crs in (EQUAL_AREA_CRS, ANTIMERIDIAN_EQUAL_AREA_CRS)]
+    better = wide[widths[1] < widths[0]]
+    shifted = geoms.iloc[better].to_crs(ANTIMERIDIAN_EQUAL_AREA_CRS).centroid.to_crs("EPSG:4326")
+    centroids.iloc[better] = shifted.to_numpy()
+    return centroids
 
 
 def anchor_points(geoms: Any) -> np.ndarray:

@@ -2,12 +2,18 @@
 
 Files written by :func:`write_reports` into the output folder:
 
-- ``results.csv``: the tidy per-fold table returned by :func:`~geoembed.downstream.benchmark.run_benchmark`;
+- ``results.csv``: the tidy per-fold table returned by :func:`~geoembed.downstream.benchmark.run_benchmark` (raw
+  values: an R2 of -6 stays -6 here);
 - ``summary.csv``: mean, standard deviation and count over folds and seeds per (task, encoder, split, probe, metric);
-- ``report.md``: the headline table and per-task details;
+- ``leaderboard.csv``: per (encoder, probe), the mean primary score over tasks under each split (R2 floored at -1
+  first, as CoordBench does, so one failed task cannot decide a ranking), the leakage gap and the tasks won;
+- ``report.md``: a headline in words, the leaderboard, the best model per task, a table per probe with its leakage
+  gap, the charts and maps, the tasks with their units, and every metric;
 - ``results.json``: configuration, package versions, seeds, task provenance and the summary;
-- ``charts/<task>.png``: encoders compared on a task, spatial vs random split side by side;
-- ``maps/<task>.png``: out-of-fold residuals (or errors) of the best encoder on each task.
+- ``charts/summary.png``: mean scores per encoder and probe, spatial vs random split;
+- ``charts/<task>.png``: every encoder and probe on a task, spatial vs random split side by side;
+- ``maps/<task>.png``: out-of-fold errors of one model (named in the report and on the map) on every task; polygon
+  tasks as filled polygons.
 """
 
 from __future__ import annotations
@@ -22,7 +28,9 @@ import numpy as np
 from geoembed.atomic import atomic_write
 
 PRIMARY_METRIC = {"regression": "r2", "classification": "macro_f1"}
-R2_FLOOR = -1.0  # charts clip R2 below this (the value is printed on the bar)
+METRIC_LABELS = {"r2": "R²", "macro_f1": "macro-F1", "accuracy": "accuracy", "mae": "MAE", "rmse": "RMSE"}
+R2_FLOOR = -1.0  # R2 below this counts as this in averages across tasks (raw values stay in results and summary)
+SPLIT_COLOURS = {"spatial": "#1f77b4", "random": "#ff7f0e", "holdout": "#2ca02c"}
 
 
 def summarize(results):
@@ -34,8 +42,82 @@ def summarize(results):
     return summary
 
 
+def primary_scores(summary):
+    """The primary metric of each task (R2 or macro-F1) with ``score``: the mean, R2 floored at ``R2_FLOOR``."""
+    primary = summary[summary["metric"] == summary["kind"].map(PRIMARY_METRIC)].copy()
+    floor = np.where(primary["metric"] == "r2", R2_FLOOR, -np.inf)
+    primary["score"] = np.maximum(primary["mean"].to_numpy(), floor)
+    return primary
+
+
+def _wide(primary, index: list[str]):
+    """``score`` by split in columns (spatial, random, ...), one row per ``index`` combination."""
+    return primary.pivot_table(index=index, columns="split", values="score", aggfunc="first", sort=False)
+
+
+def leaderboard(summary):
+    """Per (encoder, probe): mean floored primary score over tasks per split, leakage gap, tasks won, rank.
+
+    ``leakage gap``: random-split score minus spatial-split score, averaged over tasks (how much a random split
+    flatters the model). ``wins``: tasks on which the encoder has the best spatial-CV score among encoders with
+    that probe. Sorted by the spatial score (or the first split run)."""
+    import pandas as pd
+
+    primary = primary_scores(summary)
+    if primary.empty:
+        return pd.DataFrame()
+    wide = _wide(primary, ["task", "encoder", "probe"])
+    splits = [s for s in ("spatial", "random", "holdout") if s in wide.columns]
+    first = splits[0]
+    board = wide.groupby(level=["encoder", "probe"], sort=False)[splits].mean()
+    if "spatial" in splits and "random" in splits:
+        board["leakage gap"] = (wide["random"] - wide["spatial"]).groupby(level=["encoder", "probe"],
+                                                                          sort=False).mean()
+    best = wide[first].groupby(level=["task", "probe"]).transform("max")
+    board["wins"] = (wide[first] == best).groupby(level=["encoder", "probe"], sort=False).sum().astype(int)
+    board["tasks"] = wide[first].groupby(level=["encoder", "probe"], sort=False).count().astype(int)
+    board = board.sort_values(first, ascending=False)
+    board.columns = [f"{c} CV" if c in splits else c for c in board.columns]
+    return board
+
+
+def best_per_task(summary):
+    """Per task: the best (encoder, probe) under the first split, its scores, its leakage gap and the runner-up."""
+    import pandas as pd
+
+    primary = primary_scores(summary)
+    if primary.empty:
+        return pd.DataFrame()
+    wide = _wide(primary, ["task", "encoder", "probe"])
+    first = [s for s in ("spatial", "random", "holdout") if s in wide.columns][0]
+    rows = {}
+    for task, group in wide.groupby(level="task", sort=False):
+        ranked = group.sort_values(first, ascending=False)
+        (_, encoder, probe), top = ranked.index[0], ranked.iloc[0]
+        row = {"metric": METRIC_LABELS[primary.loc[primary["task"] == task, "metric"].iloc[0]],
+               "best model": f"{encoder} ({probe})", f"{first} CV": top[first]}
+        if "random" in group.columns and first == "spatial":
+            row["random CV"] = top["random"]
+            row["leakage gap"] = top["random"] - top["spatial"]
+        others = ranked[ranked.index.get_level_values("encoder") != encoder]
+        if len(others):
+            (_, enc2, probe2), second = others.index[0], others.iloc[0]
+            row["best other encoder"] = f"{enc2} ({probe2}) {second[first]:.3f}"
+        rows[task] = row
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    frame.index.name = "task"
+    return frame
+
+
+def mapped_model(summary) -> tuple[str, str] | None:
+    """The (encoder, probe) drawn on every map: the leaderboard's first, so that all maps show one model."""
+    board = leaderboard(summary)
+    return None if board.empty else tuple(board.index[0])
+
+
 def headline_table(summary, probe: str | None = None):
-    """Wide table: a row per task, a column per encoder, cells ``"spatial (random)"`` of the primary metric."""
+    """Wide table: a row per task, a column per encoder, cells ``"spatial (random)"`` of the primary metric, and the
+    task's leakage gap (random minus spatial, mean over encoders)."""
     import pandas as pd
 
     if summary.empty:
@@ -55,13 +137,18 @@ def headline_table(summary, probe: str | None = None):
                 hit = group[(group["encoder"] == encoder) & (group["split"] == split)]
                 values.append(f"{hit['mean'].iloc[0]:.3f}" if len(hit) else "-")
             row[encoder] = values[0] + (f" ({', '.join(values[1:])})" if len(values) > 1 else "")
+        if "spatial" in splits and "random" in splits:
+            by_split = group.pivot_table(index="encoder", columns="split", values="mean", aggfunc="first")
+            row["leakage gap"] = float((by_split["random"] - by_split["spatial"]).mean())
         table[task] = row
     frame = pd.DataFrame.from_dict(table, orient="index")
     frame.index.name = "task"
     frame.attrs["caption"] = (f"{PRIMARY_METRIC['regression']} (regression) / {PRIMARY_METRIC['classification']} "
                               f"(classification), {probe} probe, mean over folds and seeds: "
                               f"{splits[0]} split" + (f" ({', '.join(splits[1:])} in brackets)" if len(splits) > 1
-                                                      else ""))
+                                                      else "")
+                              + ("; leakage gap = random minus spatial, mean over encoders"
+                                 if "leakage gap" in frame.columns else ""))
     return frame
 
 
@@ -69,15 +156,15 @@ def markdown_table(frame) -> str:
     """A pipe table (written here to avoid a dependency on ``tabulate`` for one table)."""
     columns = [frame.index.name or ""] + [str(c) for c in frame.columns]
     lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
-    for index, row in frame.iterrows():
-        lines.append("| " + " | ".join([str(index)] + [_fmt(v) for v in row.to_numpy()]) + " |")
+    for index, *values in frame.itertuples(name=None):  # per cell, so an integer column stays integer
+        lines.append("| " + " | ".join([str(index)] + [_fmt(v) for v in values]) + " |")
     return "\n".join(lines)
 
 
 def text_table(frame) -> str:
     """A fixed-width table for the terminal."""
     columns = [frame.index.name or ""] + [str(c) for c in frame.columns]
-    cells = [[str(i)] + [_fmt(v) for v in row.to_numpy()] for i, row in frame.iterrows()]
+    cells = [[str(i)] + [_fmt(v) for v in values] for i, *values in frame.itertuples(name=None)]
     widths = [max(len(columns[j]), *(len(r[j]) for r in cells)) if cells else len(columns[j])
               for j in range(len(columns))]
     line = "  ".join(c.ljust(w) for c, w in zip(columns, widths))
@@ -112,16 +199,20 @@ def write_reports(results, out_dir: str | Path, *, config: Any, tasks: dict, emb
 
     out_dir = Path(out_dir)
     summary = summarize(results)
+    board = leaderboard(summary)
     paths: dict[str, Path] = {}
-    for name, frame in (("results", results), ("summary", summary)):
+    for name, frame, index in (("results", results, False), ("summary", summary, False),
+                               ("leaderboard", board, True)):
         with atomic_write(out_dir / f"{name}.csv") as tmp:
-            frame.to_csv(tmp, index=False)
+            frame.to_csv(tmp, index=index)
         paths[name] = out_dir / f"{name}.csv"
     manifest = shipped_manifest()["tasks"]
     task_info = {}
     for name, task in tasks.items():
         info = task.summary()
         info["rows_used"] = len(task.data)
+        info["units"] = getattr(task, "units", None) or info.get("units") or ""
+        info["polygons"] = bool((~task.data.geom_type.isin(["Point", "MultiPoint"])).any())
         if name in manifest:
             info["sha256"] = manifest[name]["sha256"]
         task_info[name] = info
@@ -132,37 +223,152 @@ def write_reports(results, out_dir: str | Path, *, config: Any, tasks: dict, emb
     with atomic_write(out_dir / "results.json") as tmp:
         tmp.write_text(json.dumps(payload, indent=1, default=str) + "\n")
     paths["json"] = out_dir / "results.json"
-    with atomic_write(out_dir / "report.md") as tmp:
-        tmp.write_text(markdown_report(summary, config, task_info))
-    paths["markdown"] = out_dir / "report.md"
-    if charts:
+    drawn_charts: dict[str, str] = {}
+    drawn_maps: dict[str, str] = {}
+    model = mapped_model(summary)
+    if charts and not summary.empty:
+        plot_summary_chart(summary, out_dir / "charts" / "summary.png")
+        drawn_charts["summary"] = "charts/summary.png"
         for task in summary["task"].unique():
-            plot_task_chart(summary[summary["task"] == task], out_dir / "charts" / f"{task}.png")
+            plot_task_chart(summary[summary["task"] == task], out_dir / "charts" / f"{task}.png",
+                            info=task_info.get(task))
+            drawn_charts[task] = f"charts/{task}.png"
         paths["charts"] = out_dir / "charts"
-    if maps:
+    if maps and model is not None:
         for task in summary["task"].unique():
-            drawn = plot_task_map(summary, task, out_dir)
+            drawn = plot_task_map(summary, task, out_dir, model=model, task=tasks.get(task),
+                                  info=task_info.get(task))
             if drawn is not None:
+                drawn_maps[task] = f"maps/{task}.png"
                 paths.setdefault("maps", drawn.parent)
+    with atomic_write(out_dir / "report.md") as tmp:
+        tmp.write_text(markdown_report(summary, config, task_info, charts=drawn_charts, maps=drawn_maps))
+    paths["markdown"] = out_dir / "report.md"
     return paths
 
 
-def markdown_report(summary, config: Any, task_info: dict) -> str:
-    """``report.md``: headline table, what each task is, and every metric with its spread."""
+def target_label(info: dict | None, *, short: bool = False) -> str:
+    """The target as a reader knows it: ``log10(population [people])``, ``air temperature [degC]``."""
+    if not info:
+        return "target"
+    name = str(info.get("target", "target")).replace("_", " ")
+    units = info.get("units") or ""
+    label = f"{name} [{units}]" if units and not short else name
+    transform = info.get("target_transform")
+    return f"{transform}({label})" if transform else label
+
+
+def error_units(info: dict | None) -> str:
+    """Units of a prediction error on the scored scale (``degC``, ``log10(people)``), or ``""``."""
+    if not info:
+        return ""
+    units = info.get("units") or ""
+    transform = info.get("target_transform")
+    if transform:
+        return f"{transform}({units or info.get('target', '')})"
+    return units
+
+
+def headline_text(summary, task_info: dict | None = None) -> list[str]:
+    """The report's first paragraphs: what wins where under spatial CV, and how much a random split flatters."""
+    primary = primary_scores(summary)
+    board = leaderboard(summary)
+    if board.empty:
+        return ["No results."]
+    first_split = board.columns[0].removesuffix(" CV")
+    n_tasks = primary["task"].nunique()
+    (encoder, probe), top = board.index[0], board.iloc[0]
+    lines = [f"**Under {first_split} block cross-validation, {encoder} with the {probe} probe has the best mean score "
+             f"over the {n_tasks} tasks** ({top.iloc[0]:.3f}; R² of regression tasks and macro-F1 of classification "
+             f"tasks, R² floored at {R2_FLOOR:g} before averaging)."]
+    per_probe = []
+    for name in dict.fromkeys(board.index.get_level_values("probe")):
+        sub = board.xs(name, level="probe")
+        per_probe.append(f"{name}: {sub.index[0]} ({sub.iloc[0, 0]:.3f}, best on {int(sub['wins'].iloc[0])} of "
+                         f"{int(sub['tasks'].iloc[0])} tasks)")
+    lines.append("Best encoder per probe (mean score, tasks won among encoders with that probe): "
+                 + "; ".join(per_probe) + ".")
+    best = best_per_task(summary)
+    winners: dict[str, list[str]] = {}
+    for task, row in best.iterrows():
+        winners.setdefault(row["best model"].split(" (")[0], []).append(task)
+    lines.append("Best model per task: " + "; ".join(f"{enc} on {len(t)} ({', '.join(t)})"
+                                                      for enc, t in sorted(winners.items(), key=lambda kv: -len(kv[1])))
+                 + ".")
+    if "leakage gap" in board.columns:
+        gap = board["leakage gap"]
+        lines.append(f"**Leakage gap** (random-CV score minus spatial-CV score): {gap.mean():.3f} on average over "
+                     f"encoders, probes and tasks, from {gap.min():.3f} ({' / '.join(gap.idxmin())}) to "
+                     f"{gap.max():.3f} ({' / '.join(gap.idxmax())}). A random split lets a probe interpolate between "
+                     f"neighbours of the test points; the spatial split asks about places without training data "
+                     f"nearby, which is what a map of unseen places needs.")
+    return lines
+
+
+def markdown_report(summary, config: Any, task_info: dict, *, charts: dict | None = None,
+                    maps: dict | None = None) -> str:
+    """``report.md``: headline, leaderboard, best per task, a table per probe, charts, maps, tasks, every metric."""
+    charts, maps = charts or {}, maps or {}
     lines = ["# geoembed downstream benchmark", ""]
-    table = headline_table(summary)
-    if not table.empty:
-        lines += [table.attrs["caption"] + ".", "", markdown_table(table), ""]
-    lines += [f"Probes: {', '.join(config.probes)}; splits: {', '.join(config.splits)}; {config.n_splits} folds; "
-              f"seeds {config.seeds}; {config.n_points} points per polygon"
-              + (f"; at most {config.max_rows} rows per task" if config.max_rows else "") + ".", ""]
-    lines += ["## Tasks", "", "| task | kind | rows | geometry | region | block (deg) | target | source |",
-              "|---|---|---|---|---|---|---|---|"]
+    for paragraph in headline_text(summary, task_info):
+        lines += [paragraph, ""]
+    settings = (f"Settings: probes {', '.join(config.probes)}; splits {', '.join(config.splits)}; {config.n_splits} "
+                f"folds; seeds {config.seeds}; {config.n_points} points per polygon"
+                + (f"; at most {config.max_rows} rows per task" if config.max_rows else "")
+                + f"; protocol {config.protocol_version}. Spatial blocks per task are in the task table below.")
+    lines += [settings, ""]
+    if "summary" in charts:
+        lines += [f"![Mean score per encoder and probe, spatial vs random split]({charts['summary']})", ""]
+    board = leaderboard(summary)
+    if not board.empty:
+        shown = board.copy()
+        shown.index = [f"{enc} / {probe}" for enc, probe in shown.index]
+        shown.index.name = "encoder / probe"
+        lines += ["## Leaderboard", "",
+                  f"Mean primary score over tasks (R² floored at {R2_FLOOR:g}, macro-F1), per split; leakage gap = "
+                  "random minus spatial; wins = tasks where the encoder is best with that probe under "
+                  f"{board.columns[0].removesuffix(' CV')} CV. Also in `leaderboard.csv`.", "",
+                  markdown_table(shown), ""]
+    best = best_per_task(summary)
+    if not best.empty:
+        lines += ["## Best model per task", "",
+                  "Under spatial CV, over every encoder and probe (raw means, not floored).", "",
+                  markdown_table(best), ""]
+    lines += ["## Results by probe", ""]
+    for probe in dict.fromkeys(summary["probe"]):
+        table = headline_table(summary, probe)
+        if not table.empty:
+            lines += [f"### {probe} probe", "", table.attrs["caption"] + ".", "", markdown_table(table), ""]
+    task_charts = [t for t in charts if t != "summary"]
+    if task_charts:
+        lines += ["## Charts per task", "",
+                  "Every encoder and probe; bars: mean over folds (and seeds), whiskers: standard deviation; R² "
+                  f"below {R2_FLOOR:g} is drawn at {R2_FLOOR:g} with its value printed.", ""]
+        for task in task_charts:
+            info = task_info.get(task, {})
+            lines += [f"### {task}", "", f"{info.get('description', '')} Target: {target_label(info)}.", "",
+                      f"![{task}: every encoder and probe, spatial vs random split]({charts[task]})", ""]
+    model = mapped_model(summary)
+    if maps and model is not None:
+        encoder, probe = model
+        split = config.splits[0]
+        lines += ["## Maps", "",
+                  f"Every map shows the same model, **{encoder} with the {probe} probe**, the leaderboard's first "
+                  f"(best mean {split}-CV score over the tasks), so that the maps can be compared with each other. "
+                  f"They show its out-of-fold predictions from the {split} split (seed {config.seeds[0]}): for "
+                  "regression the error (prediction minus truth, in the target's scored units, red = too high, blue "
+                  "= too low; colours end at the 95th percentile of the absolute error), for classification right or "
+                  "wrong. Polygon tasks are drawn as filled polygons, point tasks as dots.", ""]
+        for task, path in maps.items():
+            lines += [f"![{task}: out-of-fold errors of {encoder} ({probe} probe)]({path})", ""]
+    lines += ["## Tasks", "", "| task | kind | rows | geometry | region | block (deg) | target (scored as) | units | "
+              "source |", "|---|---|---|---|---|---|---|---|---|"]
     for name, info in task_info.items():
         target = info["target"] + (f" ({info['target_transform']})" if info.get("target_transform") else "")
         lines.append(f"| {name} | {info['kind']} | {info['rows_used']} | {info['geometry']} | {info['region']} | "
-                     f"{info['block_size_deg']} | {target} | {info['source'][:80]} |")
-    lines += ["", "## All metrics (mean ± std over folds and seeds)", ""]
+                     f"{info['block_size_deg']} | {target} | {info.get('units') or '-'} | {info['source'][:80]} |")
+    lines += ["", "## All metrics (mean ± std over folds and seeds)", "",
+              "Raw values (R² not floored); MAE and RMSE in the target's scored units (see the task table).", ""]
     if not summary.empty:
         detail = summary.assign(value=[f"{m:.3f} ± {s:.3f}" for m, s in zip(summary["mean"], summary["std"])])
         wide = detail.pivot_table(index=["task", "split", "probe", "metric"], columns="encoder", values="value",
@@ -173,8 +379,45 @@ def markdown_report(summary, config: Any, task_info: dict) -> str:
     return "\n".join(lines)
 
 
-def plot_task_chart(task_summary, out: Path) -> Path:
-    """Bars per encoder, one colour per split, error bars = std over folds and seeds (primary metric, first probe)."""
+def _bars(ax, data, encoders: list[str], splits: list[str], floor: float | None) -> None:
+    """Grouped bars (one group per encoder, one bar per split) with std whiskers; values below ``floor`` clipped."""
+    width = 0.8 / max(len(splits), 1)
+    for i, split in enumerate(splits):
+        sub = data[data["split"] == split].set_index("encoder").reindex(encoders)
+        x = np.arange(len(encoders)) + (i - (len(splits) - 1) / 2) * width
+        means = sub["mean"].to_numpy(dtype=float)
+        shown = means if floor is None else np.maximum(means, floor)
+        errors = sub["std"].to_numpy(dtype=float) if "std" in sub else None
+        if errors is not None and not np.nan_to_num(errors).any():
+            errors = None
+        ax.bar(x, shown, width, yerr=errors, capsize=2, label=f"{split} CV",
+               color=SPLIT_COLOURS.get(split), error_kw=dict(linewidth=0.7))
+        if floor is not None:  # a failed encoder (R2 of -6) would squash every other bar: clip it and print its value
+            for xi, value in zip(x, means):
+                if value < floor:
+                    ax.annotate(f"{value:.1f}", (xi, floor), xytext=(0, 3), textcoords="offset points",
+                                ha="center", fontsize=7, bbox=dict(facecolor="white", edgecolor="none", pad=0.5))
+    ax.set_xticks(np.arange(len(encoders)))
+    ax.set_xticklabels(encoders, rotation=30, ha="right", fontsize=8)
+    ax.axhline(0, color="0.3", linewidth=0.6)
+    ax.grid(axis="y", color="0.9", linewidth=0.6)
+    ax.set_axisbelow(True)
+
+
+def _finish(fig, axes, title: str, n_splits: int) -> None:
+    """Wrapped title on top, one legend for all panels below them (never over a bar), tight layout."""
+    import textwrap
+
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=max(n_splits, 1), fontsize=8, frameon=False)
+    wrapped = textwrap.fill(title, width=int(18 * fig.get_figwidth()))
+    fig.suptitle(wrapped, fontsize=11)
+    lines = wrapped.count("\n") + 1
+    fig.tight_layout(rect=(0, 0.06, 1, 1 - 0.035 * (lines - 1)))
+
+
+def plot_task_chart(task_summary, out: Path, *, info: dict | None = None) -> Path:
+    """One panel per probe: bars per encoder, one colour per split, whiskers = std over folds and seeds."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -184,62 +427,101 @@ def plot_task_chart(task_summary, out: Path) -> Path:
 
     kind = task_summary["kind"].iloc[0]
     metric = PRIMARY_METRIC[kind]
-    probe = task_summary["probe"].iloc[0]
-    data = task_summary[(task_summary["metric"] == metric) & (task_summary["probe"] == probe)]
+    data = task_summary[task_summary["metric"] == metric]
+    probes = list(dict.fromkeys(data["probe"]))
     encoders = list(dict.fromkeys(data["encoder"]))
     splits = list(dict.fromkeys(data["split"]))
-    fig, ax = plt.subplots(figsize=(max(5.0, 1.1 * len(encoders) + 2), 3.8))
-    width = 0.8 / max(len(splits), 1)
+    fig, axes = plt.subplots(1, len(probes), figsize=(1.0 + len(probes) * max(3.0, 0.55 * len(encoders) + 1.2), 3.9),
+                             sharey=True, squeeze=False)
     floor = R2_FLOOR if metric == "r2" else None
-    for i, split in enumerate(splits):
-        sub = data[data["split"] == split].set_index("encoder").reindex(encoders)
-        x = np.arange(len(encoders)) + (i - (len(splits) - 1) / 2) * width
-        ax.bar(x, sub["mean"], width, yerr=sub["std"], capsize=3, label=f"{split} split")
-        if floor is not None:  # a failed encoder (R2 of -6) would squash every other bar: clip it and print its value
-            for xi, value in zip(x, sub["mean"]):
-                if value < floor:
-                    ax.annotate(f"{value:.1f}", (xi, floor), xytext=(0, 3), textcoords="offset points",
-                                ha="center", fontsize=7, bbox=dict(facecolor="white", edgecolor="none", pad=0.5))
-    if floor is not None and data["mean"].min() < floor:
-        ax.set_ylim(floor, 1.05)  # R2 never exceeds 1; error bars beyond the frame are cut
-    ax.set_xticks(np.arange(len(encoders)))
-    ax.set_xticklabels(encoders, rotation=20, ha="right")
-    ax.set_ylabel(metric)
-    ax.set_title(f"{task_summary['task'].iloc[0]} ({probe} probe)")
-    ax.axhline(0, color="0.3", linewidth=0.6)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+    for ax, probe in zip(axes[0], probes):
+        _bars(ax, data[data["probe"] == probe], encoders, splits, floor)
+        ax.set_title(f"{probe} probe", fontsize=10)
+    low = data["mean"].min()
+    if metric == "r2":
+        axes[0, 0].set_ylim(max(R2_FLOOR, min(0.0, low - 0.1)) - (0.05 if low < R2_FLOOR else 0), 1.0)
+    else:
+        axes[0, 0].set_ylim(0.0, 1.0)
+    scored = "R² (1 = perfect, 0 = the mean)" if metric == "r2" else "macro-F1 (1 = perfect)"
+    axes[0, 0].set_ylabel(scored)
+    task = task_summary["task"].iloc[0]
+    _finish(fig, axes, f"{task}: predicting {target_label(info)} from location", len(splits))
     save_figure(fig, out)
     plt.close(fig)
     return out
 
 
-def plot_task_map(summary, task: str, out_dir: Path) -> Path | None:
-    """Map of out-of-fold residuals (regression) or correct/wrong (classification) of the task's best encoder."""
+def plot_summary_chart(summary, out: Path) -> Path:
+    """Mean primary score over tasks (R2 floored) per encoder, one panel per probe, spatial vs random split."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from geoembed.maps import save_figure
+
+    primary = primary_scores(summary)
+    n_tasks = primary["task"].nunique()
+    means = primary.groupby(["encoder", "probe", "split"], sort=False)["score"].agg(["mean", "std"]).reset_index()
+    means["std"] = 0.0  # the spread across tasks is not an error bar: leave it out
+    probes = list(dict.fromkeys(means["probe"]))
+    encoders = list(dict.fromkeys(means["encoder"]))
+    splits = list(dict.fromkeys(means["split"]))
+    fig, axes = plt.subplots(1, len(probes), figsize=(1.0 + len(probes) * max(3.0, 0.55 * len(encoders) + 1.2), 3.9),
+                             sharey=True, squeeze=False)
+    for ax, probe in zip(axes[0], probes):
+        _bars(ax, means[means["probe"] == probe], encoders, splits, None)
+        ax.set_title(f"{probe} probe", fontsize=10)
+    axes[0, 0].set_ylim(min(0.0, float(means["mean"].min()) - 0.05), 1.0)
+    axes[0, 0].set_ylabel(f"mean score over {n_tasks} tasks")
+    _finish(fig, axes, f"Mean score over {n_tasks} tasks per encoder and probe (R² of regression tasks, macro-F1 of "
+                       f"classification tasks; R² floored at {R2_FLOOR:g})", len(splits))
+    save_figure(fig, out)
+    plt.close(fig)
+    return out
+
+
+def plot_task_map(summary, task_name: str, out_dir: Path, *, model: tuple[str, str] | None = None, task: Any = None,
+                  info: dict | None = None) -> Path | None:
+    """Map of one model's out-of-fold errors (regression) or right/wrong (classification) on a task.
+
+    ``model``: (encoder, probe), default :func:`mapped_model`; ``task``: the Task, whose polygons are then filled
+    (a choropleth) instead of drawn as dots at their centroids."""
     import pandas as pd
 
     from geoembed.maps import plot_world
 
-    rows = summary[(summary["task"] == task) & (summary["metric"] == summary["kind"].map(PRIMARY_METRIC))]
-    if rows.empty:
+    rows = summary[(summary["task"] == task_name) & (summary["metric"] == summary["kind"].map(PRIMARY_METRIC))]
+    model = model or mapped_model(summary)
+    if rows.empty or model is None:
         return None
-    first_split, first_probe = rows["split"].iloc[0], rows["probe"].iloc[0]
-    rows = rows[(rows["split"] == first_split) & (rows["probe"] == first_probe)]
-    best = rows.sort_values("mean", ascending=False).iloc[0]
-    path = out_dir / "predictions" / f"{task}__{best['encoder']}.parquet"
-    if not path.is_file():
+    encoder, probe = model
+    split = rows["split"].iloc[0]
+    path = out_dir / "predictions" / f"{task_name}__{encoder}__{probe}.parquet"
+    hit = rows[(rows["encoder"] == encoder) & (rows["probe"] == probe) & (rows["split"] == split)]
+    if not path.is_file() or hit.empty:
         return None
     pred = pd.read_parquet(path)
     latlon = pred[["lat", "lon"]].to_numpy()
-    out = out_dir / "maps" / f"{task}.png"
-    title = f"{task}: {best['encoder']}, {first_probe} probe, out-of-fold ({first_split} split)"
-    if best["kind"] == "classification":
+    geometries = None
+    if task is not None and "row" in pred and info is not None and info.get("polygons"):
+        geometries = task.data.geometry.iloc[pred["row"].to_numpy()].reset_index(drop=True)
+    metric = PRIMARY_METRIC[hit["kind"].iloc[0]]
+    title = (f"{task_name}: out-of-fold {'errors' if metric == 'r2' else 'right / wrong'} of {encoder}, {probe} probe, "
+             f"{split} CV ({METRIC_LABELS[metric]} {hit['mean'].iloc[0]:.2f})")
+    out = out_dir / "maps" / f"{task_name}.png"
+    if hit["kind"].iloc[0] == "classification":
         correct = (pred["y_true"].astype(str) == pred["y_pred"].astype(str)).to_numpy()
-        plot_world(latlon, np.where(correct, 0, 1), out, title=title, categories=["correct", "wrong"],
+        plot_world(latlon, np.where(correct, 0, 1), out, title=title, geometries=geometries,
+                   categories=[f"right ({correct.mean():.0%})", f"wrong ({1 - correct.mean():.0%})"],
                    cmap="RdYlGn_r")  # two categories: the colormap's ends, green and red
     else:
         residual = (pred["y_pred"] - pred["y_true"]).to_numpy()
         limit = float(np.quantile(np.abs(residual), 0.95)) or 1.0
-        plot_world(latlon, residual, out, title=title, label="prediction - truth", cmap="RdBu_r", vmin=-limit,
-                   vmax=limit)
+        units = error_units(info)
+        import textwrap
+
+        label = "prediction − truth" + (f"\n[{textwrap.shorten(units, 60, placeholder='...')}]" if units else "")
+        plot_world(latlon, residual, out, title=title, geometries=geometries, cmap="RdBu_r", vmin=-limit,
+                   vmax=limit, label=label)  # colours end at the 95th percentile of |error|
     return out
