@@ -17,7 +17,7 @@ THREADS=${THREADS:-"1 2"}
 LOG_DIR=${LOG_DIR:-test-matrix-logs}
 mkdir -p "$LOG_DIR"
 ARGS=("$@")
-[ ${#ARGS[@]} -eq 0 ] && ARGS=(tests)
+# no arguments: pytest collects its testpaths (the core tests and every plugin distribution's tests)
 
 declare -a REPORT
 failed=0

@@ -52,3 +52,18 @@ def test_the_documented_plugin_installs_registers_and_conforms(tmp_path, monkeyp
         monkeypatch.undo()
         geoembed.refresh_plugins()
     assert "unit_sphere" not in geoembed.list_location_encoders()
+
+
+def test_the_register_in_code_example_runs_as_written():
+    from geoembed.registry import location_encoders
+
+    text = DOC.read_text(encoding="utf-8")
+    code = re.search(r"^## Registering in code\n\n```python\n(.*?)^```", text, re.MULTILINE | re.DOTALL).group(1)
+    namespace: dict = {}
+    try:
+        exec(compile(code, str(DOC), "exec"), namespace)  # the snippet registers 'unit_vector' and encodes a point
+        emb = geoembed.encode_location(lat=[0.0, 90.0], lon=[90.0, 0.0], encoder="unit_vector")
+        np.testing.assert_allclose(emb, [[0, 1, 0], [0, 0, 1]], atol=1e-6)
+    finally:
+        if "unit_vector" in location_encoders.names():
+            location_encoders.unregister("unit_vector")
