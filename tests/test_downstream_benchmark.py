@@ -474,3 +474,15 @@ def test_cli_benchmark_prints_a_table_and_writes_reports(two_tasks, tmp_path, ca
     assert "Unknown probe" in capsys.readouterr().err
     assert main(["benchmark", "--list", "--tasks", "georgia*"]) == 0
     assert "georgia_bachelors" in capsys.readouterr().out
+
+
+def test_quick_subsample_of_a_classification_task_keeps_every_class():
+    """600 of 2,360 rows over 59 classes of 40: a plain random draw leaves about half the classes under 10 rows."""
+    from geoembed.downstream.benchmark import _subsample
+    from geoembed.downstream.tasks import load_task
+
+    task = load_task("country")
+    quick = _subsample(task, 600)
+    assert quick.data["country"].nunique() == task.data["country"].nunique()
+    assert len(quick.data) == 600
+    assert "stratified" in quick.sampling

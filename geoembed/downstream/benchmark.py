@@ -220,11 +220,24 @@ RESULT_COLUMNS = ["task", "kind", "encoder", "split", "probe", "seed", "fold", "
 
 
 def _subsample(task: Any, max_rows: int | None) -> Any:
-    """The task itself, or a seeded subsample of ``max_rows`` rows (quick mode)."""
+    """The task itself, or a seeded subsample of ``max_rows`` rows (quick mode).
+
+    Classification tasks are subsampled per class (stratified), so that a task of many small classes (59 countries of
+    40 points) keeps every class instead of losing the ones a plain random draw leaves too rare."""
     if max_rows is None or len(task.data) <= max_rows:
         return task
     data = task.data.sample(n=max_rows, random_state=0).sort_index()
-    sampling = f"{task.sampling} Subsampled to {max_rows} rows (random_state=0)."
+    how = "random_state=0"
+    if task.kind == "classification":
+        from sklearn.model_selection import train_test_split
+
+        try:
+            data, _ = train_test_split(task.data, train_size=max_rows, random_state=0,
+                                       stratify=task.data[task.target].astype(str))
+            data, how = data.sort_index(), "stratified by class, random_state=0"
+        except ValueError:  # a class with a single row cannot be stratified: keep the plain random draw
+            pass
+    sampling = f"{task.sampling} Subsampled to {max_rows} rows ({how})."
     if task.kind == "classification":  # drop classes left too rare to appear in every fold
         counts = data[task.target].astype(str).value_counts()
         data = data[data[task.target].astype(str).isin(counts[counts >= 10].index)]
