@@ -258,7 +258,7 @@ def _from_user_path(record: WeightsRecord, path: Path) -> ResolvedWeights:
     if actual == record.sha256:
         return ResolvedWeights(path, record, "path")
     if record.sha256 is None:  # nothing published to tell the release from another file: keep the record, say so
-        return ResolvedWeights(path, _measured(record, path), "path")
+        return ResolvedWeights(path, dataclasses.replace(record, sha256=actual), "path")  # still sha256_published=False
     custom = dataclasses.replace(
         record,
         name=f"{record.name.split('.')[0]}.custom-{actual[:12]}",
@@ -271,13 +271,6 @@ def _from_user_path(record: WeightsRecord, path: Path) -> ResolvedWeights:
         description=f"user-supplied checkpoint for the {record.name.split('.')[0]} architecture",
     )
     return ResolvedWeights(path, custom, "path")
-
-
-def _measured(record: WeightsRecord, path: Path) -> WeightsRecord:
-    """``record`` as is, or, when its publisher gives no sha256, with the sha256 measured on ``path``."""
-    if record.sha256 is not None:
-        return record
-    return dataclasses.replace(record, sha256=sha256_file(path), sha256_published=False)
 
 
 def load_state_dict(path: str | os.PathLike) -> dict[str, Any]:
