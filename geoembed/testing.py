@@ -26,6 +26,27 @@ ACROSS_BATCH_RTOL = 1e-4
 ACROSS_BATCH_ATOL = 1e-6
 
 
+def _pytest_fixture(function: Callable) -> Callable:
+    """``pytest.fixture(autouse=True)`` when pytest is installed; geoembed itself never needs pytest."""
+    try:
+        import pytest
+    except ImportError:  # pragma: no cover - only without the test extra
+        return function
+    return pytest.fixture(autouse=True)(function)
+
+
+@_pytest_fixture
+def offline_and_isolated_cache(tmp_path_factory, monkeypatch):
+    """Every test runs offline with an empty private cache, so results never depend on the developer's machine.
+
+    Import it into a plugin's ``conftest.py`` (``from geoembed.testing import offline_and_isolated_cache``) to give
+    the plugin's tests the same isolation as geoembed's own.
+    """
+    monkeypatch.setenv("GEOEMBED_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("GEOEMBED_CACHE_DIR", str(tmp_path_factory.mktemp("geoembed-cache")))
+
+
 def assert_embeddings_close(actual: Any, expected: Any, *, rtol: float = ACROSS_BATCH_RTOL,
                             atol: float = ACROSS_BATCH_ATOL, what: str = "embeddings") -> None:
     """Assert two ``(N, D)`` embedding arrays agree within geoembed's across-batch guarantee.

@@ -17,6 +17,6 @@ if ! "$PY" -c "import torch, torchvision" >/dev/null 2>&1; then
 fi
 
 "$PY" -m pip install --quiet -e ".[test,dask]"
-"$PY" -m pip install --quiet -e plugins/torchspatial -e plugins/satclip -e plugins/climplicit -e plugins/mind \
+"$PY" -m pip install --quiet -e plugins/geoembed_geoclip -e plugins/torchspatial -e plugins/satclip -e plugins/climplicit -e plugins/mind \
   -e plugins/taxabind
 "$PY" -c "import geoembed, torch; print('geoembed', geoembed.__version__, 'with torch', torch.__version__, 'ready')"

@@ -213,15 +213,15 @@ def test_weights_option_uses_the_given_file(cities_csv, tmp_path, capsys):
 
 
 # -- geoembed plugins --------------------------------------------------------------------------------------------------
-def test_plugins_table_lists_geoclip_as_builtin(capsys):
+def test_plugins_table_lists_geoclip_as_third_party(capsys):
     assert main(["plugins"]) == 0
     out = capsys.readouterr().out
     header, *rows = out.splitlines()
     assert header.split() == ["KIND", "NAME", "ORIGIN", "DISTRIBUTION", "TARGET", "STATUS"]
     geoclip = next(r for r in rows if r.split()[:3] == ["location", "encoder", "geoclip"])
-    version = importlib_metadata.version("pygeoembed")
+    version = importlib_metadata.version("geoembed-geoclip")
     assert geoclip.split() == [
-        "location", "encoder", "geoclip", "builtin", "pygeoembed", version,
+        "location", "encoder", "geoclip", "third-party", "geoembed-geoclip", version,
         "geoembed_geoclip:geoclip_location_encoder", "ok",
     ]  # fmt: skip
     assert "all load" in out
@@ -232,8 +232,8 @@ def test_plugins_json(capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["kinds"] == ["geoembed.location_encoders"]
     geoclip = next(p for p in report["plugins"] if p["name"] == "geoclip")
-    assert geoclip["kind"] == "location encoder" and geoclip["origin"] == "builtin"
-    assert geoclip["distribution"] == "pygeoembed" and geoclip["status"] == "ok" and geoclip["error"] is None
+    assert geoclip["kind"] == "location encoder" and geoclip["origin"] == "third-party"
+    assert geoclip["distribution"] == "geoembed-geoclip" and geoclip["status"] == "ok" and geoclip["error"] is None
     assert {p["kind"] for p in report["plugins"]} == {"location encoder"}
 
 
@@ -244,10 +244,10 @@ def test_plugins_unknown_kind(capsys):
 
 @pytest.fixture
 def fake_entry_points(monkeypatch):
-    """Add a broken plugin and one that tries to shadow geoclip to the installed entry points."""
+    """Add a broken plugin and one that tries to shadow the built-in latlon to the installed entry points."""
     extra = [
         importlib_metadata.EntryPoint("broken_encoder", "no_such_module_xyz:factory", "geoembed.location_encoders"),
-        importlib_metadata.EntryPoint("geoclip", "no_such_module_xyz:geoclip", "geoembed.location_encoders"),
+        importlib_metadata.EntryPoint("latlon", "no_such_module_xyz:latlon", "geoembed.location_encoders"),
     ]
     real = registry._entry_points
     monkeypatch.setattr(
@@ -262,7 +262,7 @@ def test_plugins_reports_broken_runtime_and_shadowed_plugins(fake_entry_points, 
     def cli_test_encoder(**kwargs):
         raise NotImplementedError
 
-    with pytest.warns(PluginWarning, match="claim the name 'geoclip'"):  # registering runs discovery
+    with pytest.warns(PluginWarning, match="claim the name 'latlon'"):  # registering runs discovery
         geoembed.register_location_encoder("cli_test_encoder", cli_test_encoder)
 
     try:
@@ -277,7 +277,7 @@ def test_plugins_reports_broken_runtime_and_shadowed_plugins(fake_entry_points, 
         assert broken.split()[-1] == "BROKEN" and "third-party" in broken
         assert "broken_encoder': location encoder plugin 'broken_encoder'" in out
         assert "No module named 'no_such_module_xyz'" in out
-        assert "Two location encoder plugins claim the name 'geoclip'" in out
+        assert "Two location encoder plugins claim the name 'latlon'" in out
         runtime = next(r for r in rows if "cli_test_encoder" in r)
         assert runtime.split()[3:5] == ["runtime", "-"] and "test_cli:" in runtime and runtime.endswith("ok")
         assert lines[-1].startswith(f"{len(rows)} plugins, 1 broken.")
@@ -286,7 +286,7 @@ def test_plugins_reports_broken_runtime_and_shadowed_plugins(fake_entry_points, 
         report = json.loads(capsys.readouterr().out)
         entry = next(p for p in report["plugins"] if p["name"] == "broken_encoder")
         assert entry["status"] == "broken" and "no_such_module_xyz" in entry["error"]
-        assert any("claim the name 'geoclip'" in w for w in report["warnings"])
+        assert any("claim the name 'latlon'" in w for w in report["warnings"])
     finally:
         registry.location_encoders.unregister("cli_test_encoder")
 

@@ -90,8 +90,8 @@ def test_registering_an_existing_name_needs_overwrite(clean_runtime):
 
 
 def test_cannot_shadow_builtin_by_accident(clean_runtime):
-    with pytest.raises(ValueError, match="geoclip.*already registered.*pygeoembed"):
-        geoembed.register_location_encoder("geoclip", lambda: None)
+    with pytest.raises(ValueError, match="latlon.*already registered.*pygeoembed"):
+        geoembed.register_location_encoder("latlon", lambda: None)
 
 
 def test_unknown_name_suggests_close_matches():
@@ -116,10 +116,17 @@ def test_non_callable_factory_is_refused_but_concept_bank_objects_are_wrapped(cl
 
 
 # -- entry point plugins -------------------------------------------------------------------------------------------
-def test_builtin_geoclip_comes_from_an_entry_point():
-    spec = registry.location_encoders.spec("geoclip")
+def test_builtin_latlon_comes_from_an_entry_point():
+    spec = registry.location_encoders.spec("latlon")
     assert spec.origin == registry.BUILTIN
     assert spec.distribution == "pygeoembed"
+    assert spec.target == "geoembed.baselines:latlon"
+
+
+def test_reference_plugin_is_a_third_party_distribution():
+    spec = registry.location_encoders.spec("geoclip")
+    assert spec.origin == registry.THIRD_PARTY
+    assert spec.distribution == "geoembed-geoclip"
     assert spec.target == "geoembed_geoclip:geoclip_location_encoder"
 
 
@@ -174,11 +181,11 @@ def test_broken_plugin_only_warns_and_everything_else_works(plugin_dir):
 def test_third_party_cannot_shadow_a_builtin(plugin_dir):
     make_distribution(
         plugin_dir, "geoembed-impostor", "fakeplugin_impostor", GOOD_PLUGIN,
-        {"geoembed.location_encoders": {"geoclip": "fakeplugin_impostor:make_encoder"}},
+        {"geoembed.location_encoders": {"latlon": "fakeplugin_impostor:make_encoder"}},
     )
     registry.refresh_plugins()
     with pytest.warns(PluginWarning, match="geoembed-impostor.*ignored.*built-in plugins cannot be shadowed"):
-        spec = registry.location_encoders.spec("geoclip")
+        spec = registry.location_encoders.spec("latlon")
     assert spec.distribution == "pygeoembed"
 
 
