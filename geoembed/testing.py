@@ -107,8 +107,8 @@ def check_location_encoder(encoder: Any, **factory_kwargs: Any) -> list[str]:
     """
     import torch
 
-    from geoembed.encode import encode_location
-    from geoembed.location_encoder import LocationEncoder
+    from geoembed.location_encoders.encode import encode_location
+    from geoembed.location_encoders.contract import LocationEncoder
     from geoembed.registry import create_location_encoder
 
     passed: list[str] = []

@@ -201,7 +201,7 @@ def download(record: WeightsRecord) -> Path:
         if record.hf_hub is not None:
             from huggingface_hub import hf_hub_download  # optional dependency: pip install pygeoembed[hub]
 
-            from geoembed.backbones.hub import hub_endpoint, probe
+            from geoembed.image_backbones.hub import hub_endpoint, probe
 
             if (failure := probe(hub_endpoint())) is not None:  # one short try instead of the download's retries
                 raise OSError(f"{hub_endpoint()} cannot be reached ({failure})")

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import geoembed
-from geoembed.baselines import RandomFourierFeaturesEncoder, SphericalHarmonicsEncoder
+from geoembed.location_encoders.baselines import RandomFourierFeaturesEncoder, SphericalHarmonicsEncoder
 
 POINTS = np.array([[48.8566, 2.3522], [-33.87, 151.21], [0.0, -179.9], [89.9, 10.0], [-90.0, 0.0], [12.5, 180.0]])
 

@@ -145,7 +145,7 @@ def test_column_clash_stops_before_encoding(cities_csv, tmp_path, monkeypatch, c
         raise AssertionError("encoding started although the output columns clash")
 
     with monkeypatch.context() as patch:
-        patch.setattr("geoembed.encode.iter_embeddings", must_not_encode)
+        patch.setattr("geoembed.location_encoders.encode.iter_embeddings", must_not_encode)
         assert main(["encode", str(first), "-o", str(tmp_path / "second.parquet"), "--encoder", "xyz"]) == 2
     assert "already has column(s) named like the new embeddings (['emb_000', 'emb_001', 'emb_002'])" in (
         capsys.readouterr().err

@@ -160,15 +160,15 @@ def test_bad_geometries_get_clear_errors(geoms, message):
 
 
 def test_embeddings_are_cached_on_disk_and_keyed_by_encoder_and_points(monkeypatch):
-    import geoembed.encode
+    import geoembed.location_encoders.encode
 
     feat = LocationFeaturizer(encoder="rff", encoder_kwargs={"seed": 1})
     first = feat.fit_transform(CITIES)
     files = sorted(embeddings_cache_dir().rglob("*.npy"))
     assert len(files) == 1
-    real = geoembed.encode.iter_embeddings
+    real = geoembed.location_encoders.encode.iter_embeddings
     calls = []
-    monkeypatch.setattr(geoembed.encode, "iter_embeddings", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(geoembed.location_encoders.encode, "iter_embeddings", lambda *a, **k: calls.append(1) or real(*a, **k))
     np.testing.assert_array_equal(feat.transform(CITIES), first)
     assert calls == []  # the second call read the cache, not the model
     other_seed = LocationFeaturizer(encoder="rff", encoder_kwargs={"seed": 2}).fit_transform(CITIES)

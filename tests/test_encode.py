@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import geoembed
-from geoembed.encode import get_location_encoder, iter_embeddings
+from geoembed.location_encoders.encode import get_location_encoder, iter_embeddings
 from geoembed.errors import InvalidCoordinatesError, UnknownPluginError
 from geoembed.testing import assert_embeddings_close
 
@@ -96,7 +96,7 @@ def test_invalid_coordinates_fail_before_any_model_is_built(monkeypatch):
     def explode(*args, **kwargs):
         raise AssertionError("the model must not be built for invalid input")
 
-    monkeypatch.setattr(geoembed.encode, "get_location_encoder", explode)
+    monkeypatch.setattr(geoembed.location_encoders.encode, "get_location_encoder", explode)
     with pytest.raises(InvalidCoordinatesError, match="swapped"):
         geoembed.encode_location(lat=[151.2], lon=[-33.9])
 

@@ -16,7 +16,7 @@ from PIL import Image
 import geoembed
 from geoembed.errors import CacheWarning, GeoembedError, InvalidCoordinatesError
 from geoembed.geo import countries, haversine_km
-from geoembed.geolocate import (
+from geoembed.retrieval.geolocate import (
     Gallery,
     accuracy_at,
     gallery_cache_path,
@@ -81,7 +81,7 @@ def test_gallery_from_grids_files_tables_and_arrays(tmp_path):
 
 
 def test_gallery_embeddings_are_cached_on_disk_and_keyed_by_encoder(monkeypatch):
-    import geoembed.encode
+    import geoembed.location_encoders.encode
 
     first = gallery_embeddings("grid:30")
     assert isinstance(first, np.memmap) and first.shape == (72, 512)
@@ -94,7 +94,7 @@ def test_gallery_embeddings_are_cached_on_disk_and_keyed_by_encoder(monkeypatch)
     def must_not_encode(*args, **kwargs):
         raise AssertionError("the cached gallery was encoded again")
 
-    monkeypatch.setattr(geoembed.encode, "iter_embeddings", must_not_encode)
+    monkeypatch.setattr(geoembed.location_encoders.encode, "iter_embeddings", must_not_encode)
     np.testing.assert_array_equal(gallery_embeddings("grid:30"), first)
     monkeypatch.undo()
 

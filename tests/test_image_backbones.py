@@ -14,7 +14,7 @@ from PIL import Image
 
 import geoembed
 from geoembed.errors import WeightsError, WeightsNotFoundError
-from geoembed.image_backbone import ImageBackbone
+from geoembed.image_backbones.contract import ImageBackbone
 from geoembed.registry import create_image_backbone
 from geoembed.weights import resolve_weights, sha256_file
 

@@ -10,7 +10,7 @@ import torch
 from PIL import ExifTags, Image
 
 from geoembed.errors import GeoembedError
-from geoembed.images import (
+from geoembed.image_backbones.images import (
     FeatureStore,
     SkippedImageWarning,
     collect_images,

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import geoembed.backbones.hub as hub
-from geoembed.backbones.hub import HubUnavailableError
+import geoembed.image_backbones.hub as hub
+from geoembed.image_backbones.hub import HubUnavailableError
 from geoembed.cli import main
 from geoembed.errors import WeightsNotFoundError
-from geoembed.geolocate import geolocate
+from geoembed.retrieval.geolocate import geolocate
 
 OPENAI_FILE = "hf download timm/vit_large_patch14_clip_224.openai open_clip_model.safetensors"
 
@@ -92,9 +92,9 @@ def test_evaluate_photos_cli_names_the_flag_too(photo, unreachable_hub, tmp_path
 
 
 def test_missing_photo_is_reported_before_any_model_or_weights(tmp_path, monkeypatch, capsys):
-    import geoembed.images
+    import geoembed.image_backbones.images
 
-    monkeypatch.setattr(geoembed.images, "get_image_backbone",
+    monkeypatch.setattr(geoembed.image_backbones.images, "get_image_backbone",
                         lambda *a, **k: pytest.fail("the model was built before the photos were checked"))
     missing = tmp_path / "holiday.jpg"
     assert main(["geolocate", str(missing), "--gallery", "grid:30", "--no-progress"]) == 2

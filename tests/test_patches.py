@@ -12,7 +12,7 @@ import torch
 from affine import Affine
 
 from geoembed.errors import DataFileError, InvalidCoordinatesError
-from geoembed.patches import RasterLayer, RasterPatchSource
+from geoembed.image_backbones.patches import RasterLayer, RasterPatchSource
 
 
 def from_origin(west: float, north: float, xsize: float, ysize: float) -> Affine:

@@ -120,7 +120,7 @@ def test_builtin_latlon_comes_from_an_entry_point():
     spec = registry.location_encoders.spec("latlon")
     assert spec.origin == registry.BUILTIN
     assert spec.distribution == "pygeoembed"
-    assert spec.target == "geoembed.baselines:latlon"
+    assert spec.target == "geoembed.location_encoders.baselines:latlon"
 
 
 def test_reference_plugin_is_a_third_party_distribution():
@@ -290,4 +290,4 @@ def test_plugin_output_errors_name_the_distribution(plugin_dir):
         with pytest.raises(PluginOutputError, match=r"ShortRows from distribution 'geoembed-shortrows'"):
             geoembed.encode_location(lat=[1.0, 2.0], lon=[2.0, 3.0], encoder=model)
     finally:
-        geoembed.encode.clear_encoder_cache()
+        geoembed.location_encoders.encode.clear_encoder_cache()

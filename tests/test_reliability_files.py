@@ -152,7 +152,7 @@ def test_a_tampered_embedding_cache_entry_is_recomputed_with_a_warning(tamper):
 
 
 def test_a_tampered_gallery_cache_is_rebuilt_with_a_warning():
-    from geoembed.geolocate import Gallery, gallery_cache_path, gallery_embeddings
+    from geoembed.retrieval.geolocate import Gallery, gallery_cache_path, gallery_embeddings
 
     gallery = Gallery.from_latlon(CITIES, name="cities")
     good = np.array(gallery_embeddings(gallery, "xyz"))
@@ -285,7 +285,7 @@ def test_temporary_names_stay_short_for_long_targets(tmp_path):
 
 # -- 13. long gallery names, top_k ----------------------------------------------------------------------------------
 def test_a_very_long_gallery_name_still_caches(tmp_path):
-    from geoembed.geolocate import Gallery, gallery_cache_path, gallery_embeddings
+    from geoembed.retrieval.geolocate import Gallery, gallery_cache_path, gallery_embeddings
 
     gallery = Gallery.from_latlon(CITIES, name="g" * 240)
     emb = gallery_embeddings(gallery, "xyz")
@@ -297,7 +297,7 @@ def test_a_very_long_gallery_name_still_caches(tmp_path):
 
 @pytest.mark.parametrize("top_k", [-1, 0, 1.5, True, "3"])
 def test_retrieve_refuses_a_bad_top_k(top_k):
-    from geoembed.geolocate import retrieve
+    from geoembed.retrieval.geolocate import retrieve
 
     with pytest.raises(ValueError, match="top_k"):
         retrieve(np.eye(2, dtype=np.float32), np.eye(2, dtype=np.float32), top_k)
@@ -408,11 +408,11 @@ def test_an_unreachable_scheduler_fails_fast(tmp_path, capsys, monkeypatch):
     import socket
     import time
 
-    import geoembed.parallel
+    import geoembed.location_encoders.parallel
     from geoembed.cli import main
 
     pytest.importorskip("distributed")
-    monkeypatch.setattr(geoembed.parallel, "SCHEDULER_TIMEOUT_S", 2)
+    monkeypatch.setattr(geoembed.location_encoders.parallel, "SCHEDULER_TIMEOUT_S", 2)
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -452,7 +452,7 @@ def test_csv_is_streamed_in_chunks_and_equals_the_in_memory_result(tmp_path, mon
     import pyarrow.csv as pacsv
 
     from geoembed.io import read_embeddings
-    from geoembed.streaming import encode_csv
+    from geoembed.location_encoders.streaming import encode_csv
 
     frame = _points_frame(20_000)
     source = tmp_path / "points.csv.gz"
@@ -482,7 +482,7 @@ def test_csv_is_streamed_in_chunks_and_equals_the_in_memory_result(tmp_path, mon
 
 def test_csv_streaming_keeps_the_checks_of_the_in_memory_reader(tmp_path):
     from geoembed.errors import InvalidCoordinatesError
-    from geoembed.streaming import encode_csv
+    from geoembed.location_encoders.streaming import encode_csv
 
     source = tmp_path / "bad.csv"
     frame = _points_frame(300).astype({"lat": object})
@@ -496,7 +496,7 @@ def test_csv_streaming_keeps_the_checks_of_the_in_memory_reader(tmp_path):
 def test_csv_streaming_survives_a_column_whose_type_changes_late(tmp_path):
     import pandas as pd
 
-    from geoembed.streaming import encode_csv
+    from geoembed.location_encoders.streaming import encode_csv
 
     lines = ["id,lat,lon"] + [f"{i},{i % 80},{i % 170}" for i in range(200_000)] + ["not-a-number,1,2"]
     source = tmp_path / "late.csv"

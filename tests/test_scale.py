@@ -9,7 +9,7 @@ import pytest
 
 import geoembed
 from geoembed.errors import InvalidCoordinatesError
-from geoembed.streaming import encode_parquet
+from geoembed.location_encoders.streaming import encode_parquet
 from geoembed.testing import assert_embeddings_close
 
 RANDOM = dict(pretrained=False, seed=0)  # GeoCLIP architecture with seeded random weights: fast, no files
@@ -78,7 +78,7 @@ def dask_client():
 def test_dask_two_worker_processes_match_single_process(points, dask_client):
     import dask.dataframe as dd
 
-    from geoembed.parallel import encode_dask
+    from geoembed.location_encoders.parallel import encode_dask
 
     dask_client.wait_for_workers(2, timeout=120)
     ddf = dd.from_pandas(points, npartitions=4)
@@ -93,7 +93,7 @@ def test_dask_two_worker_processes_match_single_process(points, dask_client):
 def test_dask_geopandas_and_parquet_dataset(points, tmp_path, dask_client):
     import dask_geopandas
 
-    from geoembed.parallel import encode_dask, encode_parquet_dataset
+    from geoembed.location_encoders.parallel import encode_dask, encode_parquet_dataset
 
     gdf = gpd.GeoDataFrame(points[["id"]], geometry=gpd.points_from_xy(points.lon, points.lat), crs="EPSG:4326")
     out = encode_dask(dask_geopandas.from_geopandas(gdf.to_crs("EPSG:3857"), npartitions=3), **RANDOM).compute()
@@ -113,7 +113,7 @@ def test_dask_geopandas_and_parquet_dataset(points, tmp_path, dask_client):
 def test_dask_needs_an_encoder_name(points):
     import dask.dataframe as dd
 
-    from geoembed.parallel import encode_dask
+    from geoembed.location_encoders.parallel import encode_dask
 
     model = geoembed.create_location_encoder("geoclip", **RANDOM)
     with pytest.raises(TypeError, match="registered encoder name"):

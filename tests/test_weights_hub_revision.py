@@ -28,7 +28,7 @@ def fake_hub(tmp_path, monkeypatch):
         return str(served)
 
     monkeypatch.setitem(sys.modules, "huggingface_hub", types.SimpleNamespace(hf_hub_download=hf_hub_download))
-    monkeypatch.setattr("geoembed.backbones.hub.probe", lambda url, timeout=None: None)  # the Hub "answers"
+    monkeypatch.setattr("geoembed.image_backbones.hub.probe", lambda url, timeout=None: None)  # the Hub "answers"
     monkeypatch.setenv("GEOEMBED_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("GEOEMBED_OFFLINE", raising=False)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)

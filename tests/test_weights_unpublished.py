@@ -63,7 +63,7 @@ def test_download_asks_the_hub_for_the_recorded_revision(monkeypatch, tmp_path):
     monkeypatch.delenv("GEOEMBED_OFFLINE")
     monkeypatch.delenv("HF_HUB_OFFLINE")
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
-    monkeypatch.setattr("geoembed.backbones.hub.probe", lambda url, timeout=None: None)  # the Hub "answers"
+    monkeypatch.setattr("geoembed.image_backbones.hub.probe", lambda url, timeout=None: None)  # the Hub "answers"
     resolved = resolve_weights(RECORD)
     assert calls == [("someone/toy", "toy.safetensors", "0123abc")]
     assert resolved.origin == "download" and resolved.record.sha256 == sha256_file(source)

@@ -80,7 +80,7 @@ def device(text: str) -> str:
 
 def check_device(name: str) -> None:
     """Refuse a device that this machine does not have, before any slow work."""
-    from geoembed.encode import resolve_device
+    from geoembed.location_encoders.encode import resolve_device
 
     try:
         resolve_device(name)

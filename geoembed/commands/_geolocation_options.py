@@ -39,7 +39,7 @@ def add_gallery_options(parser: argparse.ArgumentParser) -> None:
 
 def cli_weights_option():
     """Word missing-weights errors for the shell: ``--clip-weights FILE``, not the Python keyword."""
-    from geoembed.backbones.hub import weights_option
+    from geoembed.image_backbones.hub import weights_option
 
     return weights_option(cli="--clip-weights")
 

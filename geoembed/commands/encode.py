@@ -7,7 +7,7 @@ import inspect
 import time
 
 from geoembed.commands._args import check_device, device, positive_int
-from geoembed.encode import DEFAULT_BATCH_SIZE, DEFAULT_ENCODER
+from geoembed.location_encoders.encode import DEFAULT_BATCH_SIZE, DEFAULT_ENCODER
 from geoembed.errors import GeoembedError
 
 
@@ -92,7 +92,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from geoembed.encode import get_location_encoder, iter_embeddings
+    from geoembed.location_encoders.encode import get_location_encoder, iter_embeddings
     from geoembed.io import check_embedding_columns, check_output, read_points, write_embeddings
 
     started = time.perf_counter()
@@ -138,10 +138,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_streaming(args: argparse.Namespace, options: dict, started: float) -> int:
-    """Parquet or CSV in, Parquet out: chunk by chunk, in bounded memory (see geoembed.streaming)."""
+    """Parquet or CSV in, Parquet out: chunk by chunk, in bounded memory (see geoembed.location_encoders.streaming)."""
     from pathlib import Path
 
-    from geoembed.streaming import encode_csv, encode_parquet
+    from geoembed.location_encoders.streaming import encode_csv, encode_parquet
 
     if Path(args.input).is_dir():
         raise GeoembedError(f"{args.input} is a folder: a folder of Parquet files is encoded with Dask, on a cluster "
@@ -155,7 +155,7 @@ def _run_streaming(args: argparse.Namespace, options: dict, started: float) -> i
         device=None if args.device == "auto" else args.device, overwrite=args.overwrite,
         progress=not args.no_progress, **options,
     )
-    from geoembed.encode import get_location_encoder
+    from geoembed.location_encoders.encode import get_location_encoder
 
     model = get_location_encoder(args.encoder, device=None if args.device == "auto" else args.device, **options)
     print(
@@ -168,7 +168,7 @@ def _run_streaming(args: argparse.Namespace, options: dict, started: float) -> i
 
 def _run_on_dask(args: argparse.Namespace, options: dict, started: float) -> int:
     """A Parquet file or folder encoded on a Dask cluster into a folder of Parquet files."""
-    from geoembed.parallel import encode_parquet_dataset
+    from geoembed.location_encoders.parallel import encode_parquet_dataset
 
     if not _is_parquet(args.input):
         raise GeoembedError(f"--scheduler needs Parquet input (a file or a folder of files), got {args.input}.")
@@ -232,7 +232,7 @@ def _check_user_weights(args: argparse.Namespace, options: dict) -> None:
     The model is built once here; encoders built by name are cached, so encoding reuses it."""
     import torch
 
-    from geoembed.encode import get_location_encoder
+    from geoembed.location_encoders.encode import get_location_encoder
 
     model = get_location_encoder(args.encoder, device=None if args.device == "auto" else args.device, **options)
     tensors = list(model.parameters()) + list(model.buffers())

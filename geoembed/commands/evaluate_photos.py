@@ -41,8 +41,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     import warnings
 
-    from geoembed.geolocate import evaluate_photos
-    from geoembed.images import SkippedImageWarning
+    from geoembed.retrieval.geolocate import evaluate_photos
+    from geoembed.image_backbones.images import SkippedImageWarning
 
     options.check_output(args.output, args.overwrite)
     with warnings.catch_warnings(record=True) as caught, options.cli_weights_option():

@@ -35,8 +35,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     import warnings
 
-    from geoembed.geolocate import check_photos_exist, geolocate
-    from geoembed.images import SkippedImageWarning, collect_images
+    from geoembed.retrieval.geolocate import check_photos_exist, geolocate
+    from geoembed.image_backbones.images import SkippedImageWarning, collect_images
 
     options.check_output(args.output, args.overwrite)  # fail before any slow work
     items = []

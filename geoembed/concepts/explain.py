@@ -32,7 +32,7 @@ def score_places(
     **encoder_kwargs: Any,
 ) -> tuple[ConceptBank, np.ndarray]:
     """Scores ``(N, K)`` of validated ``[lat, lon]`` rows against a bank (optionally one category of it)."""
-    from geoembed.encode import encode_location, get_location_encoder
+    from geoembed.location_encoders.encode import encode_location, get_location_encoder
 
     bank = load_concept_bank(bank)
     if category is not None:
@@ -163,7 +163,7 @@ def concept_map(concept: str, *, bank: Any = DEFAULT_BANK, encoder: Any = DEFAUL
     Antarctica when the bank was fitted without it. A grid whose estimated memory (:func:`map_memory_bytes`) exceeds
     ``memory_limit_gb`` is refused up front, with the step that would fit.
     """
-    from geoembed.encode import get_location_encoder
+    from geoembed.location_encoders.encode import get_location_encoder
     from geoembed.geo import global_grid
     from geoembed.maps import plot_world
 

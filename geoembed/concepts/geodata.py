@@ -164,7 +164,7 @@ def fit_geodata_bank(
         min_positives: fewest positive (and negative) places a concept needs.
     """
     from geoembed.coords import as_latlon
-    from geoembed.encode import encode_location, get_location_encoder
+    from geoembed.location_encoders.encode import encode_location, get_location_encoder
 
     latlon = as_latlon(gdf)
     labels = concept_labels(gdf, label_column, categories)
@@ -238,7 +238,7 @@ def evaluate_geodata_concepts(
     from sklearn.metrics import average_precision_score, roc_auc_score
 
     from geoembed.coords import as_latlon
-    from geoembed.encode import encode_location, get_location_encoder
+    from geoembed.location_encoders.encode import encode_location, get_location_encoder
 
     latlon = as_latlon(gdf)
     labels = concept_labels(gdf, label_column)

@@ -141,7 +141,7 @@ class SentenceTransformerTextEncoder(TextEncoder):
     """A sentence-transformers model, from a local folder (offline) or a Hub name (downloaded by the library)."""
 
     def __init__(self, model: str | os.PathLike, *, device: Any = None, space: str | None = None):
-        from geoembed.encode import resolve_device
+        from geoembed.location_encoders.encode import resolve_device
 
         try:
             from sentence_transformers import SentenceTransformer
@@ -176,7 +176,7 @@ class OpenCLIPTextEncoder(TextEncoder):
     """The text tower of an open_clip model, loaded by geoembed's ``open_clip`` image backbone.
 
     One loader for CLIP weights, offline-first: a weights file, the Hugging Face cache, or a download of the tag
-    (OpenAI checkpoints in transformers' layout included); see :mod:`geoembed.backbones.open_clip_backbone`. The model
+    (OpenAI checkpoints in transformers' layout included); see :mod:`geoembed.image_backbones.open_clip_backbone`. The model
     is shared with image feature extraction, which builds it through the same cache.
     ``pretrained`` is a tag (``"laion2b_s34b_b79k"``, ``"openai"``), a weights file, or None for random weights;
     ``model_kwargs`` override the architecture's config (small random towers for tests).
@@ -186,7 +186,7 @@ class OpenCLIPTextEncoder(TextEncoder):
 
     def __init__(self, model_name: str = "ViT-B-32", pretrained: str | os.PathLike | None = None, *,
                  device: Any = None, **model_kwargs: Any):
-        from geoembed.images import get_image_backbone
+        from geoembed.image_backbones.images import get_image_backbone
 
         self.backbone = get_image_backbone("open_clip", device=device, model_name=model_name,
                                            pretrained=None if pretrained is None else str(pretrained), **model_kwargs)
@@ -217,7 +217,7 @@ class GeoCLIPTextEncoder(TextEncoder):
 
     def __init__(self, *, pretrained: bool = True, clip_model: str = "ViT-L-14",
                  clip_pretrained: str | os.PathLike | None = "openai", device: Any = None, **backbone_kwargs: Any):
-        from geoembed.images import get_image_backbone
+        from geoembed.image_backbones.images import get_image_backbone
 
         self.backbone = get_image_backbone(
             "geoclip", device=device, pretrained=pretrained, clip_model=clip_model,

@@ -154,7 +154,7 @@ def run_benchmark(
 
     from geoembed.downstream.featurizer import embed_geometries
     from geoembed.downstream.tasks import load_task
-    from geoembed.encode import get_location_encoder
+    from geoembed.location_encoders.encode import get_location_encoder
 
     config = resolve_config(tasks, encoders, probes=probes, splits=splits, n_splits=n_splits, seeds=seeds,
                             n_points=n_points, max_rows=max_rows, quick=quick, batch_size=batch_size, device=device)

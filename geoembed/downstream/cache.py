@@ -46,7 +46,7 @@ def embed_points(
 
     ``identity`` may be passed when already known (hashing random weights costs time on large models).
     """
-    from geoembed.encode import iter_embeddings
+    from geoembed.location_encoders.encode import iter_embeddings
 
     latlon = np.ascontiguousarray(latlon, dtype=np.float64)
     key = None

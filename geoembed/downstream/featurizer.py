@@ -108,7 +108,7 @@ class LocationFeaturizer(TransformerMixin, BaseEstimator):
 
     def fit(self, X: Any, y: Any = None) -> "LocationFeaturizer":
         """Check ``X`` and build the encoder (no training: the embeddings are frozen)."""
-        from geoembed.encode import get_location_encoder
+        from geoembed.location_encoders.encode import get_location_encoder
 
         self._inputs(X, reset=True)
         self.encoder_ = get_location_encoder(self.encoder, device=self.device, **(self.encoder_kwargs or {}))

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from geoembed.errors import WeightsError
-from geoembed.location_encoder import LocationEncoder
+from geoembed.location_encoders.contract import LocationEncoder
 from geoembed.weights import WeightsRecord, load_state_dict, resolve_weights
 
 EMBEDDING_DIM = 256

@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from geoembed.location_encoder import LocationEncoder
+from geoembed.location_encoders.contract import LocationEncoder
 
 MAX_LOGIT_SCALE = math.log(100.0)  # CLIP's clamp of the inverse temperature
 

@@ -6,9 +6,9 @@ and 2500 km of the truth ("street", "city", "region", "country", "continent") an
 
 Galleries: ``"mp16"`` (the 100K MP-16 coordinates GeoCLIP uses, shipped in the ``geoclip`` wheel), the training
 coordinates of a run (``"train"``, via :func:`geoembed_geoclip.training.evaluate_run`), an ``(M, 2)`` array, or a file
-(``.npy``, or anything :func:`geoembed.geolocate.load_gallery` reads). The metric is
-:func:`geoembed.geolocate.accuracy_at`, shared with ``geoembed evaluate-photos``; this module differs from
-:mod:`geoembed.geolocate` in what it scores: a trained model's own towers (and concept space), from feature arrays.
+(``.npy``, or anything :func:`geoembed.retrieval.geolocate.load_gallery` reads). The metric is
+:func:`geoembed.retrieval.geolocate.accuracy_at`, shared with ``geoembed evaluate-photos``; this module differs from
+:mod:`geoembed.retrieval.geolocate` in what it scores: a trained model's own towers (and concept space), from feature arrays.
 """
 
 from __future__ import annotations
@@ -24,12 +24,12 @@ import torch
 from geoembed.coords import as_latlon
 from geoembed.errors import DataFileError
 from geoembed.geo import haversine_km
-from geoembed.geolocate import accuracy_at
+from geoembed.retrieval.geolocate import accuracy_at
 
 
 @dataclass
 class RetrievalResult:
-    """Metrics (:func:`geoembed.geolocate.accuracy_at`'s ``acc@1km`` ... ``acc@2500km`` as fractions, ``median_km``,
+    """Metrics (:func:`geoembed.retrieval.geolocate.accuracy_at`'s ``acc@1km`` ... ``acc@2500km`` as fractions, ``median_km``,
     ``mean_km``, ``n``, plus ``gallery_size``) and, per query, the predicted ``[lat, lon]``, the error in km and the
     gallery row chosen."""
 
@@ -41,10 +41,10 @@ class RetrievalResult:
 
 def gallery_coordinates(gallery: Any) -> np.ndarray:
     """A GPS gallery as ``(M, 2)`` float64 ``[lat, lon]``: a ``.npy`` file, or anything
-    :func:`geoembed.geolocate.load_gallery` takes (``"mp16"``, ``"land:0.5"``, a points file, an array...)."""
+    :func:`geoembed.retrieval.geolocate.load_gallery` takes (``"mp16"``, ``"land:0.5"``, a points file, an array...)."""
     if isinstance(gallery, (str, os.PathLike)) and Path(gallery).suffix == ".npy":
         return read_coordinates(gallery)
-    from geoembed.geolocate import load_gallery
+    from geoembed.retrieval.geolocate import load_gallery
 
     return load_gallery(gallery).latlon
 

@@ -19,10 +19,10 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from geoembed.backbones.hub import weights_option
-from geoembed.backbones.open_clip_backbone import OpenCLIPBackbone, open_clip_backbone
+from geoembed.image_backbones.hub import weights_option
+from geoembed.image_backbones.open_clip_backbone import OpenCLIPBackbone, open_clip_backbone
 from geoembed.errors import WeightsError
-from geoembed.image_backbone import ImageBackbone, state_dict_sha256
+from geoembed.image_backbones.contract import ImageBackbone, state_dict_sha256
 from geoembed.weights import WeightsRecord, load_state_dict, resolve_weights
 
 from geoembed_geoclip.weights import IMAGE_HEAD_MP16, LOGIT_SCALE_MP16
@@ -41,7 +41,7 @@ class GeoCLIPImageEncoder(ImageBackbone):
     """CLIP image tower + GeoCLIP head: images (and texts) to 512-d features comparable with GeoCLIP locations.
 
     Attributes:
-        clip: the :class:`~geoembed.backbones.open_clip_backbone.OpenCLIPBackbone` (any open_clip model whose
+        clip: the :class:`~geoembed.image_backbones.open_clip_backbone.OpenCLIPBackbone` (any open_clip model whose
             embedding is 768-d; ViT-L-14 with OpenAI weights for the published results).
         head: h1, h2.
         logit_scale: GeoCLIP's learned log temperature (``exp`` of it multiplies cosine similarities).

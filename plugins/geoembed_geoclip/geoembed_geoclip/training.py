@@ -35,7 +35,7 @@ from geoembed.atomic import atomic_write
 from geoembed.errors import GeoembedError
 
 from geoembed_geoclip.concept_aware import ConceptAlignment, ConceptAwareGeoCLIP, geoclip_head
-from geoembed.geolocate import THRESHOLDS_KM
+from geoembed.retrieval.geolocate import THRESHOLDS_KM
 from geoembed_geoclip.evaluation import (
     as_coordinates,
     embed_gallery,
@@ -240,7 +240,7 @@ def read_run_config(run_dir: str | os.PathLike) -> tuple[TrainConfig, dict[str, 
 
 
 def _device(device: Any) -> torch.device:
-    from geoembed.encode import resolve_device
+    from geoembed.location_encoders.encode import resolve_device
 
     return resolve_device(device)
 

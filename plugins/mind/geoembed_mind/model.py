@@ -26,7 +26,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from geoembed.errors import WeightsError
-from geoembed.location_encoder import LocationEncoder
+from geoembed.location_encoders.contract import LocationEncoder
 from geoembed.weights import WeightsRecord, load_state_dict, resolve_weights
 from geoembed_geoclip.location_encoder import equal_earth_projection
 

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from geoembed.errors import WeightsError
-from geoembed.location_encoder import LocationEncoder
+from geoembed.location_encoders.contract import LocationEncoder
 from geoembed.weights import WeightsRecord, resolve_weights
 
 from geoembed_satclip.spherical_harmonics import CHUNK, MAX_L, AnalyticSphericalHarmonics

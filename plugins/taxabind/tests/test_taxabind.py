@@ -126,7 +126,7 @@ def test_online_download_goes_through_the_hub_at_the_recorded_revision(monkeypat
     monkeypatch.delenv("GEOEMBED_OFFLINE")
     monkeypatch.delenv("HF_HUB_OFFLINE")
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
-    monkeypatch.setattr("geoembed.backbones.hub.probe", lambda url, timeout=None: None)  # the Hub "answers"
+    monkeypatch.setattr("geoembed.image_backbones.hub.probe", lambda url, timeout=None: None)  # the Hub "answers"
     encoder = geoembed.create_location_encoder("taxabind")
     assert calls == [("MVRL/ecogeo", "model.safetensors", "main")]
     assert cached_weights_path(TAXABIND_RELEASE).is_file()

@@ -52,7 +52,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from geoembed.location_encoder import LocationEncoder
+from geoembed.location_encoders.contract import LocationEncoder
 from geoembed.weights import WeightsRecord
 
 #: geoembed's type slug -> the reference's ``spa_enc_type``.

@@ -18,7 +18,7 @@ from typing import Sequence
 
 import torch
 
-from geoembed.location_encoder import LocationEncoder
+from geoembed.location_encoders.contract import LocationEncoder
 from geoembed.model_card import ModelCard, with_card
 
 

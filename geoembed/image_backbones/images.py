@@ -132,8 +132,8 @@ def read_exif_latlon(path: str | os.PathLike) -> tuple[float, float] | None:
 # -- backbones ---------------------------------------------------------------------------------------------------------
 def get_image_backbone(backbone: Any = "geoclip", *, device: Any = None, **kwargs: Any):
     """A ready image backbone in eval mode on ``device``: a registered name (built once, cached) or an instance."""
-    from geoembed.encode import resolve_device
-    from geoembed.image_backbone import ImageBackbone
+    from geoembed.location_encoders.encode import resolve_device
+    from geoembed.image_backbones.contract import ImageBackbone
     from geoembed.registry import image_backbones
 
     dev = resolve_device(device)

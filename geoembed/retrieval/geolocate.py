@@ -170,7 +170,7 @@ def gallery_embeddings(
     embeddings. Its checksum is verified on every read (:mod:`geoembed.cache`): a damaged or edited file is rebuilt
     with a warning. ``dtype="float16"`` halves the file (scores are computed in float32 either way).
     """
-    from geoembed.encode import get_location_encoder, iter_embeddings
+    from geoembed.location_encoders.encode import get_location_encoder, iter_embeddings
 
     if dtype not in _GALLERY_STORAGE:
         raise ValueError(f"dtype must be one of {_GALLERY_STORAGE}, got {dtype!r}.")
@@ -238,7 +238,7 @@ def retrieve(
     """
     import torch
 
-    from geoembed.encode import resolve_device
+    from geoembed.location_encoders.encode import resolve_device
     from geoembed.geo import haversine_km
 
     if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
@@ -356,8 +356,8 @@ def geolocate(
     >>> preds = geolocate("photo.jpg", within=(48.85, 2.35, 750))               # doctest: +SKIP
 
     Args:
-        images: paths, folders, PIL images, arrays or tensors (see :func:`geoembed.images.collect_images`); files that
-            cannot be read are skipped with a :class:`~geoembed.images.SkippedImageWarning` and listed in
+        images: paths, folders, PIL images, arrays or tensors (see :func:`geoembed.image_backbones.images.collect_images`); files that
+            cannot be read are skipped with a :class:`~geoembed.image_backbones.images.SkippedImageWarning` and listed in
             ``result.attrs["skipped"]``.
         model: the image model: ``"geoclip"`` (CLIP ViT-L/14 + GeoCLIP's head) or any image backbone whose features
             live in the location encoder's space; its ``logit_scale`` (log temperature) scales the softmax.
@@ -377,8 +377,8 @@ def geolocate(
     import pandas as pd
     import torch
 
-    from geoembed.encode import get_location_encoder
-    from geoembed.images import collect_images, get_image_backbone, iter_feature_batches
+    from geoembed.location_encoders.encode import get_location_encoder
+    from geoembed.image_backbones.images import collect_images, get_image_backbone, iter_feature_batches
 
     if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
         raise ValueError(f"top_k must be a positive integer, got {top_k!r}.")
@@ -520,7 +520,7 @@ def load_photo_truth(
     """
     import pandas as pd
 
-    from geoembed.images import collect_images, read_exif_latlon
+    from geoembed.image_backbones.images import collect_images, read_exif_latlon
     from geoembed.io import LAT_NAMES, latlon_from_table
 
     path = Path(source) if isinstance(source, (str, os.PathLike)) else None
@@ -599,7 +599,7 @@ def evaluate_photos(
     import warnings
 
     from geoembed.geo import haversine_km
-    from geoembed.images import SkippedImageWarning
+    from geoembed.image_backbones.images import SkippedImageWarning
 
     truth, skipped = load_photo_truth(source, image_col=image_col, lat_col=lat_col, lon_col=lon_col, exif=exif)
     for name, reason in skipped:
@@ -646,8 +646,8 @@ def text_map(
     import pandas as pd
     import torch
 
-    from geoembed.encode import get_location_encoder
-    from geoembed.images import get_image_backbone
+    from geoembed.location_encoders.encode import get_location_encoder
+    from geoembed.image_backbones.images import get_image_backbone
 
     if not isinstance(text, str) or not text.strip():
         raise ValueError(f"text must be a non-empty string, got {text!r}.")

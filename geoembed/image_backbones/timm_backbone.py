@@ -18,9 +18,9 @@ from typing import Any, Sequence
 
 import torch
 
-from geoembed.backbones.hub import describe_file, hf_cached_file, require_online
+from geoembed.image_backbones.hub import describe_file, hf_cached_file, require_online
 from geoembed.errors import WeightsError, WeightsNotFoundError
-from geoembed.image_backbone import ImageBackbone
+from geoembed.image_backbones.contract import ImageBackbone
 
 
 class TimmBackbone(ImageBackbone):

@@ -21,10 +21,10 @@ from typing import Any, Sequence
 
 import torch
 
-from geoembed.backbones import transformers_clip
-from geoembed.backbones.hub import describe_file, hf_cached_file, require_online, unavailable
+from geoembed.image_backbones import transformers_clip
+from geoembed.image_backbones.hub import describe_file, hf_cached_file, require_online, unavailable
 from geoembed.errors import WeightsError, WeightsNotFoundError
-from geoembed.image_backbone import ImageBackbone
+from geoembed.image_backbones.contract import ImageBackbone
 from geoembed.weights import load_state_dict
 
 _PREPROCESS_KEYS = ("mean", "std", "interpolation", "resize_mode")

@@ -43,7 +43,7 @@ def get_location_encoder(encoder: Any = DEFAULT_ENCODER, *, device: Any = None, 
 
     Building by name goes through the registry, so plugins work everywhere a name is accepted.
     """
-    from geoembed.location_encoder import LocationEncoder
+    from geoembed.location_encoders.contract import LocationEncoder
     from geoembed.registry import location_encoders
 
     dev = resolve_device(device)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from geoembed.atomic import atomic_write
-from geoembed.encode import DEFAULT_BATCH_SIZE, DEFAULT_ENCODER
+from geoembed.location_encoders.encode import DEFAULT_BATCH_SIZE, DEFAULT_ENCODER
 
 DEFAULT_ROWS_PER_CHUNK = 16_384
 
@@ -118,7 +118,7 @@ class _TypeChanged(Exception):
 
 
 def _model(encoder: Any, device: Any, encoder_kwargs: dict):
-    from geoembed.encode import get_location_encoder
+    from geoembed.location_encoders.encode import get_location_encoder
 
     return get_location_encoder(encoder, device=device, **encoder_kwargs)
 
@@ -131,7 +131,7 @@ def _encode_stream(open_batches, output_path, *, column_names, metadata, total, 
     import pandas as pd
     import pyarrow as pa
     import pyarrow.parquet as pq
-    from geoembed.encode import iter_embeddings
+    from geoembed.location_encoders.encode import iter_embeddings
     from geoembed.io import check_embedding_columns, latlon_from_table
     from geoembed.progress import progress_bar
 

@@ -2,7 +2,7 @@
 
 >>> import dask.dataframe as dd                                         # doctest: +SKIP
 >>> ddf = dd.read_parquet("points/")                                   # doctest: +SKIP
->>> emb = geoembed.parallel.encode_dask(ddf, lat_col="lat", lon_col="lon")   # lazy: input columns + emb_*
+>>> emb = geoembed.location_encoders.parallel.encode_dask(ddf, lat_col="lat", lon_col="lon")   # lazy: input columns + emb_*
 >>> emb.to_parquet("embeddings/")                                      # doctest: +SKIP
 
 Each partition is encoded by :func:`encode_partition` inside the worker. Encoders built by name are cached per
@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from geoembed.encode import DEFAULT_BATCH_SIZE, DEFAULT_ENCODER
+from geoembed.location_encoders.encode import DEFAULT_BATCH_SIZE, DEFAULT_ENCODER
 
 
 def encode_partition(
@@ -38,7 +38,7 @@ def encode_partition(
     """Encode one pandas (Geo)DataFrame partition: its columns plus float32 ``emb_*`` columns, index kept."""
     import pandas as pd
 
-    from geoembed.encode import get_location_encoder, iter_embeddings
+    from geoembed.location_encoders.encode import get_location_encoder, iter_embeddings
     from geoembed.io import embedding_column_names, latlon_from_table
 
     model = get_location_encoder(encoder, device=device, **(encoder_kwargs or {}))
@@ -69,7 +69,7 @@ def encode_dask(
     ``encoder`` must be a registered name (workers build it themselves; model objects are not shipped over the
     network). Returns a lazy frame: the input columns plus ``emb_*`` float32 columns.
     """
-    from geoembed.encode import get_location_encoder
+    from geoembed.location_encoders.encode import get_location_encoder
     from geoembed.io import embedding_column_names
 
     if not isinstance(encoder, str):

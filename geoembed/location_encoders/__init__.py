@@ -1,0 +1,11 @@
+"""Location encoders: the contract every encoder implements, the built-in baselines, and encoding at every scale.
+
+- ``contract.py``: :class:`~geoembed.location_encoders.contract.LocationEncoder`, what a plugin subclasses;
+- ``baselines.py``: coordinate baselines (``latlon``, ``xyz``, ``sphere_harmonics``, ``rff``), registered as
+  built-in plugins;
+- ``encode.py``: :func:`~geoembed.location_encoders.encode.encode_location`, arrays in, embeddings out;
+- ``streaming.py`` and ``parallel.py``: the same encoding for files larger than memory and for Dask clusters.
+
+A new location encoder lives in its own distribution and registers through the ``geoembed.location_encoders``
+entry-point group (docs/plugins.md); the reference plugin ``plugins/geoembed_geoclip`` shows how.
+"""
