@@ -146,9 +146,11 @@ def check_location_encoder(encoder: Any, **factory_kwargs: Any) -> list[str]:
         one_by_one = torch.cat([model(x[i : i + 1]) for i in range(len(x))])
     check("deterministic", torch.allclose(out, again, rtol=0, atol=0),
           "in eval mode, encoding the same points twice must give identical outputs.")
-    check("batch_invariant", _close(out, one_by_one),
+    # An encoder that computes in a lower precision declares its own bound (``batch_rtol``, e.g. bfloat16's 2**-8).
+    batch_rtol = float(getattr(model, "batch_rtol", ACROSS_BATCH_RTOL))
+    check("batch_invariant", _close(out, one_by_one, batch_rtol),
           "a point's embedding must not depend on the other points in its batch (beyond float rounding: "
-          f"{ACROSS_BATCH_RTOL:g} x its L2 norm).")
+          f"{batch_rtol:g} x its L2 norm).")
     # Continuity across the antimeridian is NOT required: GeoCLIP itself (Equal Earth x = +-1 there) is discontinuous.
     check("distinguishes_places", not torch.allclose(out[5], out[6]),
           "Paris and Sydney got the same embedding: the encoder ignores its input.")
@@ -158,17 +160,125 @@ def check_location_encoder(encoder: Any, **factory_kwargs: Any) -> list[str]:
           "identity must be a non-empty string (used as a cache key).")
     via_api = encode_location(PROBE_LATLON, order="latlon", encoder=model, batch_size=3)
     check("encode_location", via_api.shape == (len(PROBE_LATLON), dim)
-          and _close(via_api, out),
+          and _close(via_api, out, batch_rtol),
           "geoembed.encode_location(encoder=model) must give the same result as calling the model.")
     return passed
 
 
-def _close(actual: Any, expected: Any) -> bool:
+def _close(actual: Any, expected: Any, rtol: float = ACROSS_BATCH_RTOL) -> bool:
     try:
-        assert_embeddings_close(actual, expected)
+        assert_embeddings_close(actual, expected, rtol=rtol)
     except AssertionError:
         return False
     return True
+
+
+def _checker(name_of_check_list: list[str]):
+    def check(name: str, condition: bool, message: str) -> None:
+        assert condition, f"[{name}] {message}"
+        name_of_check_list.append(name)
+    return check
+
+
+def check_image_backbone(backbone: Any, **factory_kwargs: Any) -> list[str]:
+    """Check an image backbone plugin: an :class:`~geoembed.ImageBackbone` mapping images to finite features."""
+    import torch
+
+    from geoembed.image_backbones.contract import ImageBackbone
+    from geoembed.registry import create_image_backbone
+
+    passed: list[str] = []
+    check = _checker(passed)
+    model = create_image_backbone(backbone, **factory_kwargs) if isinstance(backbone, str) else backbone
+    check("is_image_backbone", isinstance(model, ImageBackbone),
+          f"the factory returned {type(model).__name__}; it must return a geoembed.ImageBackbone subclass.")
+    check("feature_dim", isinstance(model.feature_dim, int) and model.feature_dim > 0,
+          f"feature_dim must be a positive int, got {model.feature_dim!r}.")
+    height, width = model.image_size
+    batch = torch.rand(2, model.in_chans, height, width, generator=torch.Generator().manual_seed(0))
+    model = model.eval()
+    with torch.no_grad():
+        out = model.encode(batch)
+        again = model.encode(batch)
+    check("output_shape", tuple(out.shape) == (2, model.feature_dim),
+          f"encode on (2, {model.in_chans}, {height}, {width}) must return (2, feature_dim), got {tuple(out.shape)}.")
+    check("finite", bool(torch.isfinite(out).all()), "features must be finite.")
+    check("deterministic", torch.equal(out, again), "in eval mode, the same images must give identical features.")
+    return passed
+
+
+def check_text_encoder(encoder: Any, **factory_kwargs: Any) -> list[str]:
+    """Check a text encoder plugin: a :class:`~geoembed.concepts.TextEncoder` with a named space and unit vectors."""
+    from geoembed.concepts.text_encoders import TextEncoder, create_text_encoder
+
+    passed: list[str] = []
+    check = _checker(passed)
+    model = create_text_encoder(encoder, **factory_kwargs) if isinstance(encoder, str) else encoder
+    check("is_text_encoder", isinstance(model, TextEncoder),
+          f"the factory returned {type(model).__name__}; it must return a geoembed.concepts.TextEncoder subclass.")
+    check("space", isinstance(model.space, str) and model.space != "",
+          "space must name the embedding space (concept banks remember it and refuse vectors of another space).")
+    vectors = np.asarray(model.encode(["a hot desert", "a busy harbour city"]))
+    check("output_shape", vectors.shape == (2, model.embedding_dim),
+          f"encode on 2 texts must return (2, embedding_dim) = (2, {model.embedding_dim}), got {vectors.shape}.")
+    check("finite", bool(np.isfinite(vectors).all()), "text vectors must be finite.")
+    check("unit_norm", bool(np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)),
+          "text vectors must be L2-normalised (banks score by cosine).")
+    check("distinguishes_texts", not np.allclose(vectors[0], vectors[1]), "two different texts got the same vector.")
+    return passed
+
+
+def check_concept_bank(bank: Any, **factory_kwargs: Any) -> list[str]:
+    """Check a concept bank plugin: unique names, one finite vector per concept, a named space."""
+    from geoembed.concepts.bank import ConceptBank
+    from geoembed.registry import create_concept_bank
+
+    passed: list[str] = []
+    check = _checker(passed)
+    model = create_concept_bank(bank, **factory_kwargs) if isinstance(bank, str) else bank
+    check("is_concept_bank", isinstance(model, ConceptBank),
+          f"the factory returned {type(model).__name__}; it must return a geoembed.ConceptBank.")
+    check("not_empty", len(model) > 0, "a bank needs at least one concept.")
+    check("unique_names", len(set(model.names)) == len(model.names), "concept names must be unique.")
+    embeddings = np.asarray(model.embeddings)
+    check("embeddings_shape", embeddings.shape == (len(model), model.dim),
+          f"embeddings must be (concepts, dim), got {embeddings.shape}.")
+    check("finite", bool(np.isfinite(embeddings).all()), "concept vectors must be finite.")
+    check("space", isinstance(model.space, str) and model.space != "",
+          "space must name the embedding space the vectors live in.")
+    return passed
+
+
+def check_task(task: Any, **factory_kwargs: Any) -> list[str]:
+    """Check a benchmark task plugin: valid places, a usable target, and its provenance."""
+    from geoembed.downstream.tasks import Task, load_task
+
+    passed: list[str] = []
+    check = _checker(passed)
+    model = load_task(task) if isinstance(task, str) else task
+    check("is_task", isinstance(model, Task), f"the factory returned {type(model).__name__}; it must return a Task.")
+    check("rows", len(model.data) >= 20, f"a task needs at least 20 rows to be cross-validated, got {len(model.data)}.")
+    check("kind", model.kind in ("regression", "classification"), f"kind must be regression or classification.")
+    target = model.data[model.target]
+    if model.kind == "regression":
+        values = np.asarray(target, dtype=np.float64)
+        check("target_finite", bool(np.isfinite(values).all()), "a regression target must be finite everywhere.")
+        check("target_varies", float(np.nanstd(values)) > 0, "a constant target measures nothing.")
+    else:
+        check("classes", target.nunique() >= 2, "a classification target needs at least two classes.")
+    check("crs", model.data.crs is not None, "task data must carry a CRS (geoembed reprojects to EPSG:4326).")
+    check("provenance", bool(model.provenance.get("source")) and bool(model.provenance.get("license")),
+          "a task must say where its data comes from and under which licence (provenance source and license).")
+    return passed
+
+
+_CHECKS = {
+    "location encoder": check_location_encoder,
+    "image backbone": check_image_backbone,
+    "text encoder": check_text_encoder,
+    "concept bank": check_concept_bank,
+    "task": check_task,
+}
 
 
 def check_plugin(kind: str, name: str, **factory_kwargs: Any) -> list[str]:
@@ -183,8 +293,9 @@ def check_plugin(kind: str, name: str, **factory_kwargs: Any) -> list[str]:
         raise ValueError(f"Unknown plugin kind {kind!r}; kinds: {sorted(registries)}.")
     registry = registries[kind]
     factory: Callable[..., Any] = registry.get(name)
-    if kind == "location encoder":
-        return ["registered", "loads", *check_location_encoder(factory, **factory_kwargs)]
+    if kind in _CHECKS:
+        built = factory(**factory_kwargs)
+        return ["registered", "loads", *_CHECKS[kind](built)]
     obj = factory(**factory_kwargs)
     assert obj is not None, f"[builds] the {kind} factory {name!r} returned None."
     return ["registered", "loads", "builds"]

@@ -188,6 +188,8 @@ class OpenCLIPTextEncoder(TextEncoder):
                  device: Any = None, **model_kwargs: Any):
         from geoembed.image_backbones.images import get_image_backbone
 
+        if pretrained is False:  # random weights, as for the open_clip image backbone
+            pretrained = None
         self.backbone = get_image_backbone("open_clip", device=device, model_name=model_name,
                                            pretrained=None if pretrained is None else str(pretrained), **model_kwargs)
         self.model_name = model_name
