@@ -40,6 +40,10 @@ def gallery_coordinates(gallery: Any) -> np.ndarray:
     :func:`geoembed.retrieval.gallery.load_gallery` takes (``"mp16"``, ``"land:0.5"``, a points file, an array...)."""
     if isinstance(gallery, (str, os.PathLike)) and Path(gallery).suffix == ".npy":
         return read_coordinates(gallery)
+    if isinstance(gallery, str) and gallery in ("mp16", "mp16-100k"):  # this plugin's own gallery, registry or not
+        from geoembed_geoclip.gallery import mp16_gallery
+
+        return mp16_gallery().latlon
     from geoembed.retrieval.gallery import load_gallery
 
     return load_gallery(gallery).latlon
