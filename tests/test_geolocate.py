@@ -7,6 +7,8 @@ the suite stays fast.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -146,3 +148,13 @@ def test_moved_names_still_import_from_geolocate_with_a_warning(name, module):
     assert value is getattr(importlib.import_module(f"geoembed.retrieval.{module}"), name)
     with pytest.raises(AttributeError):
         old.no_such_name  # noqa: B018
+
+
+# -- the core reaches plugins' galleries through the registry only ----------------------------------------------------
+def test_the_core_retrieval_code_does_not_import_the_plugin():
+    core = Path(geoembed.__file__).parent
+    sources = [*(core / "retrieval").glob("*.py"), *(core / "commands").glob("geolocate*.py"),
+               core / "commands" / "evaluate_photos.py"]
+    assert len(sources) >= 7
+    offenders = [str(p) for p in sources if "geoembed_geoclip" in p.read_text()]
+    assert offenders == []

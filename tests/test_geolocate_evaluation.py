@@ -34,7 +34,8 @@ def test_evaluate_embeddings_places_each_query_at_its_best_gallery_row():
     best = np.argmax(queries @ gallery.T, axis=1)
     np.testing.assert_array_equal(result.gallery_index, best)
     np.testing.assert_array_equal(result.predictions, latlon[best])
-    np.testing.assert_allclose(result.errors_km, haversine_km(latlon[best, 0], latlon[best, 1], truth[:, 0], truth[:, 1]))
+    expected_km = haversine_km(latlon[best, 0], latlon[best, 1], truth[:, 0], truth[:, 1])
+    np.testing.assert_allclose(result.errors_km, expected_km)
     assert result.metrics == {**accuracy_at(latlon[best], truth), "gallery_size": 200}
     near = evaluate_embeddings(queries, gallery, latlon, latlon[best], within_km=1.0)
     assert near.metrics["acc@1km"] == 1.0

@@ -130,7 +130,8 @@ def test_register_create_and_list_galleries(clean_galleries):
 
 def test_an_unknown_gallery_names_the_known_ones(clean_galleries):
     register_gallery("test.capitals", _entry_point_gallery)
-    with pytest.raises(UnknownPluginError, match=r"Unknown gallery 'test.capitols'.*Did you mean 'test.capitals'") as err:
+    with pytest.raises(UnknownPluginError, match=r"Unknown gallery 'test.capitols'.*Did you mean 'test.capitals'") \
+            as err:
         create_gallery("test.capitols")
     assert "geoembed.list_galleries()" in str(err.value) and "'geoembed.galleries'" in str(err.value)
     with pytest.raises(FileNotFoundError, match=r"neither a file nor a known gallery \(.*'test.capitals'.*grid:STEP"):
@@ -141,7 +142,8 @@ def test_galleries_come_from_entry_points(monkeypatch):
     extra = importlib_metadata.EntryPoint("entry.capitals", "test_geolocate_gallery:_entry_point_gallery",
                                           "geoembed.galleries")
     real = registry._entry_points
-    monkeypatch.setattr(registry, "_entry_points", lambda group: [*real(group), *([extra] if group == extra.group else [])])
+    monkeypatch.setattr(registry, "_entry_points",
+                        lambda group: [*real(group), *([extra] if group == extra.group else [])])
     registry.refresh_plugins()
     try:
         assert "entry.capitals" in list_galleries()

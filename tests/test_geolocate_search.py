@@ -53,7 +53,8 @@ def test_nearest_walks_queries_in_batches_and_takes_tensors():
     queries = normalized(rng.normal(size=(50, 8))).astype(np.float32)
     expected = np.argmax(queries @ gallery.T, axis=1)
     np.testing.assert_array_equal(nearest(queries, gallery, batch_size=7), expected)
-    np.testing.assert_array_equal(nearest(torch.from_numpy(queries), torch.from_numpy(gallery), batch_size=64), expected)
+    from_tensors = nearest(torch.from_numpy(queries), torch.from_numpy(gallery), batch_size=64)
+    np.testing.assert_array_equal(from_tensors, expected)
     half = retrieve(queries, gallery.astype(np.float16), 1)  # float16 storage is widened, not compared in float16
     assert np.mean(half.indices[:, 0] == expected) > 0.9
 

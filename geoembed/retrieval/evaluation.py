@@ -1,7 +1,8 @@
 """Geo-localization accuracy: the share of predictions within 1, 25, 200, 750 and 2500 km of the truth.
 
 GeoCLIP's metric (paper section 4; the thresholds read "street", "city", "region", "country", "continent") and the
-median error, for two kinds of input, both through the one retrieval engine (:func:`geoembed.retrieval.search.retrieve`):
+median error, for two kinds of input, both through the one retrieval engine
+(:func:`geoembed.retrieval.search.retrieve`):
 
 - :func:`evaluate_photos`: photos with known positions (a table, or GPS EXIF tags), located by
   :func:`geoembed.retrieval.geolocate.geolocate` (``geoembed evaluate-photos``);
@@ -229,7 +230,8 @@ def evaluate_photos(
     skipped += predictions.attrs["skipped"]
     top = predictions[predictions["rank"] == 1].rename(columns={"lat": "pred_lat", "lon": "pred_lon"})
     per_image = truth.merge(top[["image", "pred_lat", "pred_lon", "probability"]], on="image", how="inner")
-    per_image["error_km"] = errors_km(per_image[["pred_lat", "pred_lon"]].to_numpy(), per_image[["lat", "lon"]].to_numpy())
+    per_image["error_km"] = errors_km(per_image[["pred_lat", "pred_lon"]].to_numpy(),
+                                      per_image[["lat", "lon"]].to_numpy())
     summary: dict[str, Any] = _summary(per_image["error_km"].to_numpy(), thresholds_km)
     summary["skipped"] = len(skipped)
     return summary, per_image

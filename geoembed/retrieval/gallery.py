@@ -139,7 +139,8 @@ def load_gallery(gallery: Any = DEFAULT_GALLERY, *, lat_col: str | None = None, 
         try:
             step = float(step_text)
         except ValueError:
-            raise ValueError(f"Gallery {gallery!r}: the grid step must be a number of degrees, e.g. 'land:0.5'.") from None
+            raise ValueError(f"Gallery {gallery!r}: the grid step must be a number of degrees, "
+                             f"e.g. 'land:0.5'.") from None
         return grid_gallery(step, land_only=kind.lower() == "land")
     if isinstance(gallery, str) and gallery in list_galleries():
         return create_gallery(gallery)
@@ -162,7 +163,8 @@ def load_gallery(gallery: Any = DEFAULT_GALLERY, *, lat_col: str | None = None, 
 
 
 def grid_gallery(step: float, *, land_only: bool = False) -> Gallery:
-    """Cell centres of a regular ``step``-degree grid over the globe (or over land only): ``"grid:STEP"``/``"land:STEP"``."""
+    """Cell centres of a regular ``step``-degree grid over the globe (or over land only): the galleries
+    ``"grid:STEP"`` and ``"land:STEP"``."""
     from geoembed.geo import global_grid
 
     kind = "land" if land_only else "grid"

@@ -168,7 +168,8 @@ def similarities(query: Any, embeddings: Any, *, chunk_rows: int = CHUNK_ROWS) -
     gallery), read chunk by chunk like :func:`retrieve`."""
     query = np.asarray(query, dtype=np.float32)
     return np.concatenate([
-        np.asarray(embeddings[s : s + chunk_rows], dtype=np.float32) @ query for s in range(0, len(embeddings), chunk_rows)
+        np.asarray(embeddings[s : s + chunk_rows], dtype=np.float32) @ query
+        for s in range(0, len(embeddings), chunk_rows)
     ])
 
 
