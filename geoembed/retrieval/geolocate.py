@@ -132,6 +132,7 @@ def check_photos_exist(items: Sequence[Any]) -> None:
 
 
 def check_compatible(image_model: Any, encoder: Any) -> None:
+    """Raise unless the image model's features and the location encoder's embeddings share one space (same size)."""
     if image_model.feature_dim != encoder.embedding_dim:
         raise GeoembedError(
             f"The image model gives {image_model.feature_dim}-d features but the location encoder "
