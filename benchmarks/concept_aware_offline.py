@@ -39,7 +39,7 @@ import torch
 from geoembed.atomic import atomic_write
 from geoembed.geo import haversine_km, sample_land_points
 from geoembed.image_backbones.patches import RasterLayer, RasterPatchSource
-from geoembed.retrieval.geolocate import THRESHOLDS_KM
+from geoembed.retrieval.evaluation import THRESHOLDS_KM
 from geoembed_geoclip.evaluation import embed_gallery, evaluate_retrieval
 from geoembed_geoclip.training import train_geoclip
 

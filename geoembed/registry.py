@@ -78,9 +78,10 @@ class PluginSpec:
 class Registry:
     """Names to factories for one kind of plugin, with lazy, cached entry point discovery."""
 
-    def __init__(self, kind: str, group: str):
+    def __init__(self, kind: str, group: str, *, plural: str | None = None):
         self.kind = kind  # human-readable, e.g. "location encoder"
         self.group = group  # entry point group, e.g. "geoembed.location_encoders"
+        self.plural = plural or f"{kind}s"  # "galleries", for messages and list_<plural>()
         self._runtime: dict[str, PluginSpec] = {}
         self._discovered: dict[str, PluginSpec] | None = None
         self._built: dict[tuple, Any] = {}  # create_cached: (name, device, options) -> ready component
@@ -207,9 +208,9 @@ class Registry:
         close += [k for k in known if str(name).lower() in k.lower() and k not in close][: 3 - len(close)]
         hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         listing = (f" See all {len(known)} names with `geoembed plugins --kind {self._suffix}` in a shell, or "
-                   f"geoembed.list_{self._suffix}s() in Python." if known else "")
+                   f"geoembed.list_{self.plural.replace(' ', '_')}() in Python." if known else "")
         return UnknownPluginError(
-            f"Unknown {self.kind} {name!r}.{hint}{listing} Third-party {self.kind}s register under the entry point "
+            f"Unknown {self.kind} {name!r}.{hint}{listing} Third-party {self.plural} register under the entry point "
             f"group {self.group!r}."
         )
 
@@ -331,10 +332,11 @@ location_encoders = Registry("location encoder", "geoembed.location_encoders")
 concept_banks = Registry("concept bank", "geoembed.concept_banks")
 text_encoders = Registry("text encoder", "geoembed.text_encoders")
 tasks = Registry("task", "geoembed.tasks")
+galleries = Registry("gallery", "geoembed.galleries", plural="galleries")  # geoembed/retrieval/gallery.py
 
 #: Every registry by its entry point group, for tools that walk all kinds (``geoembed plugins``).
 REGISTRIES: dict[str, Registry] = {
-    r.group: r for r in (image_backbones, location_encoders, concept_banks, text_encoders, tasks)
+    r.group: r for r in (image_backbones, location_encoders, concept_banks, text_encoders, tasks, galleries)
 }
 
 

@@ -16,7 +16,7 @@ from geoembed.weights import cache_dir
 def filled_cache():
     """A cache with real entries: task embeddings, a gallery, and an unknown folder someone left there."""
     from geoembed.downstream import LocationFeaturizer
-    from geoembed.retrieval.geolocate import gallery_embeddings
+    from geoembed.retrieval.gallery import gallery_embeddings
 
     LocationFeaturizer(encoder="xyz").fit_transform(np.array([[48.85, 2.35], [-33.87, 151.21]]))
     gallery_embeddings("grid:30", geoembed.create_location_encoder("geoclip", pretrained=False, seed=0))

@@ -1,34 +1,27 @@
-"""Geo-localization: galleries, the on-disk gallery cache, chunked retrieval, restrictions, text maps, accuracy.
+"""Photo geolocation (geoembed.retrieval.geolocate) and text maps (geoembed.retrieval.text_maps).
 
 The image model is GeoCLIP's image encoder with its real published head on a tiny random CLIP (no registry package
-ships CLIP weights); the location encoder is the real pretrained GeoCLIP one. Galleries are kept small so the suite
-stays fast; the 100K MP-16 gallery is only read (its coordinates), not embedded.
+ships CLIP weights); the location encoder is the real pretrained GeoCLIP one. Galleries are small regular grids, so
+the suite stays fast.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 from PIL import Image
 
 import geoembed
-from geoembed.errors import CacheWarning, GeoembedError, InvalidCoordinatesError
+from geoembed.errors import GeoembedError, InvalidCoordinatesError
 from geoembed.geo import countries, haversine_km
-from geoembed.retrieval.geolocate import (
-    Gallery,
-    accuracy_at,
-    gallery_cache_path,
-    gallery_embeddings,
-    geolocate,
-    inside_mask,
-    load_gallery,
-    retrieve,
-    text_map,
-)
 from geoembed.registry import create_image_backbone
-from geoembed.testing import assert_embeddings_close
+from geoembed.retrieval.gallery import gallery_embeddings, load_gallery
+from geoembed.retrieval.geolocate import geolocate
+from geoembed.retrieval.search import inside_mask
+from geoembed.retrieval.text_maps import text_map
 
 from fakes import TINY_CLIP  # noqa: E402 - shared tiny open_clip architecture
 
@@ -46,104 +39,6 @@ def photos():
 
 def normalized(x: np.ndarray) -> np.ndarray:
     return x / np.linalg.norm(x, axis=-1, keepdims=True)
-
-
-# -- galleries ---------------------------------------------------------------------------------------------------------
-def test_mp16_gallery_comes_from_the_geoclip_wheel():
-    gallery = load_gallery("mp16")
-    assert len(gallery) == 100_000 and gallery.name == "mp16-100k"
-    assert gallery.latlon[0] == pytest.approx([-50.943392, -72.935664])  # first row of coordinates_100K.csv
-    assert load_gallery("mp16").checksum == gallery.checksum
-    with pytest.raises(ValueError):
-        gallery.latlon[0, 0] = 0.0  # galleries are immutable: their checksum keys the cache
-
-
-def test_gallery_from_grids_files_tables_and_arrays(tmp_path):
-    grid = load_gallery("grid:30")
-    assert len(grid) == 6 * 12 and grid.grid_step == 30
-    land = load_gallery("land:10")
-    assert 0 < len(land) < len(load_gallery("grid:10"))
-    table = pd.DataFrame({"Latitude": [48.85, -33.87], "Longitude": [2.35, 151.21]})
-    (tmp_path / "g.csv").write_text(table.to_csv(index=False))
-    from_file = load_gallery(tmp_path / "g.csv")
-    assert from_file.latlon.tolist() == [[48.85, 2.35], [-33.87, 151.21]]
-    assert load_gallery(table).checksum == from_file.checksum == load_gallery([[48.85, 2.35], [-33.87, 151.21]]).checksum
-    import geopandas as gpd
-
-    points = gpd.GeoDataFrame(geometry=gpd.points_from_xy([2.35], [48.85]), crs="EPSG:4326").to_crs("EPSG:3857")
-    assert load_gallery(points).latlon == pytest.approx(np.array([[48.85, 2.35]]))
-    with pytest.raises(InvalidCoordinatesError):
-        load_gallery([[95.0, 10.0]])
-    with pytest.raises(FileNotFoundError, match="known gallery"):
-        load_gallery("mp17")
-    with pytest.raises(ValueError, match="grid step"):
-        load_gallery("land:fine")
-
-
-def test_gallery_embeddings_are_cached_on_disk_and_keyed_by_encoder(monkeypatch):
-    import geoembed.location_encoders.encode
-
-    first = gallery_embeddings("grid:30")
-    assert isinstance(first, np.memmap) and first.shape == (72, 512)
-    np.testing.assert_allclose(np.linalg.norm(first, axis=1), 1.0, rtol=1e-5)
-    expected = geoembed.encode_location(np.array(load_gallery("grid:30").latlon), order="latlon", normalize=True)
-    assert_embeddings_close(first, expected)  # the gallery is encoded in its own batches
-    path = gallery_cache_path(load_gallery("grid:30"), geoembed.get_location_encoder("geoclip"))
-    assert path.is_file() and path.parent.name == "galleries"
-
-    def must_not_encode(*args, **kwargs):
-        raise AssertionError("the cached gallery was encoded again")
-
-    monkeypatch.setattr(geoembed.location_encoders.encode, "iter_embeddings", must_not_encode)
-    np.testing.assert_array_equal(gallery_embeddings("grid:30"), first)
-    monkeypatch.undo()
-
-    random_encoder = geoembed.create_location_encoder("geoclip", pretrained=False, seed=1)
-    assert gallery_cache_path(load_gallery("grid:30"), random_encoder) != path
-    half = gallery_embeddings("grid:30", dtype="float16")
-    assert half.dtype == np.float16
-    np.testing.assert_allclose(half.astype(np.float32), first, atol=1e-3)
-
-
-def test_a_damaged_cache_file_is_rebuilt():
-    gallery = load_gallery("grid:30")
-    good = np.array(gallery_embeddings(gallery))
-    path = gallery_cache_path(gallery, geoembed.get_location_encoder("geoclip"))
-    path.write_bytes(b"not a numpy file")
-    with pytest.warns(CacheWarning):
-        np.testing.assert_array_equal(gallery_embeddings(gallery), good)
-
-
-# -- retrieval ---------------------------------------------------------------------------------------------------------
-def test_chunked_retrieval_equals_a_full_softmax_and_sort():
-    rng = np.random.default_rng(0)
-    gallery = normalized(rng.normal(size=(1000, 16))).astype(np.float32)
-    queries = normalized(rng.normal(size=(4, 16))).astype(np.float32)
-    found = retrieve(queries, gallery, 7, logit_scale=30.0, chunk_rows=128)
-    logits = 30.0 * queries @ gallery.T
-    order = np.argsort(-logits, axis=1)[:, :7]
-    np.testing.assert_array_equal(found.indices, order)
-    probabilities = np.exp(logits - logits.max(1, keepdims=True))
-    probabilities /= probabilities.sum(1, keepdims=True)
-    np.testing.assert_allclose(found.probabilities, np.take_along_axis(probabilities, order, 1), rtol=1e-4)
-
-
-def test_retrieval_restricted_by_mask_and_radius():
-    rng = np.random.default_rng(1)
-    latlon = np.column_stack([rng.uniform(-60, 60, 500), rng.uniform(-180, 180, 500)])
-    gallery = normalized(rng.normal(size=(500, 8))).astype(np.float32)
-    queries = normalized(rng.normal(size=(2, 8))).astype(np.float32)
-    allowed = latlon[:, 1] > 0
-    within = np.array([[0.0, 90.0, 3000.0], [10.0, 20.0, 4000.0]])
-    found = retrieve(queries, gallery, 3, logit_scale=10.0, allowed=allowed, within=within, gallery_latlon=latlon,
-                     chunk_rows=64)
-    for q in range(2):
-        near = allowed & (haversine_km(within[q, 0], within[q, 1], latlon[:, 0], latlon[:, 1]) <= within[q, 2])
-        candidates = np.flatnonzero(near)
-        logits = 10.0 * gallery[candidates] @ queries[q]
-        np.testing.assert_array_equal(found.indices[q], candidates[np.argsort(-logits)[:3]])
-        top = np.sort(logits)[::-1][:3]
-        np.testing.assert_allclose(found.probabilities[q], np.exp(top - np.logaddexp.reduce(logits)), rtol=1e-4)
 
 
 # -- geolocate ---------------------------------------------------------------------------------------------------------
@@ -226,7 +121,7 @@ def test_geolocate_checks_its_arguments(model, photos):
         geolocate(photos, model=model, gallery="grid:30", within=[(0, 0, 10)] * 2)
 
 
-# -- text maps and accuracy --------------------------------------------------------------------------------------------
+# -- text maps ---------------------------------------------------------------------------------------------------------
 def test_text_map_scores_a_text_against_locations(model, tmp_path):
     out = tmp_path / "desert.png"
     scores = text_map("desert", out, model=model, gallery="grid:30")
@@ -240,19 +135,26 @@ def test_text_map_scores_a_text_against_locations(model, tmp_path):
         text_map("  ", model=model)
 
 
-def test_accuracy_at_thresholds():
-    true = np.array([[0.0, 0.0], [0.0, 0.0], [0.0, 0.0]])
-    # about 0 km, 111 km and 1112 km from the truth
-    predicted = np.array([[0.0, 0.0], [1.0, 0.0], [10.0, 0.0]])
-    result = accuracy_at(predicted, true)
-    assert result["acc@1km"] == pytest.approx(1 / 3)
-    assert result["acc@200km"] == pytest.approx(2 / 3)
-    assert result["acc@2500km"] == 1.0
-    assert result["median_km"] == pytest.approx(111.19, rel=1e-3) and result["n"] == 3
-    with pytest.raises(ValueError, match="same shape"):
-        accuracy_at(predicted[:2], true)
+# -- the names that lived here before the split ------------------------------------------------------------------------
+@pytest.mark.parametrize("name, module", [("accuracy_at", "evaluation"), ("load_gallery", "gallery"),
+                                          ("retrieve", "search"), ("text_map", "text_maps")])
+def test_moved_names_still_import_from_geolocate_with_a_warning(name, module):
+    import importlib
+
+    import geoembed.retrieval.geolocate as old
+
+    with pytest.warns(DeprecationWarning, match=f"moved to geoembed.retrieval.{module}.{name}"):
+        value = getattr(old, name)
+    assert value is getattr(importlib.import_module(f"geoembed.retrieval.{module}"), name)
+    with pytest.raises(AttributeError):
+        old.no_such_name  # noqa: B018
 
 
-def test_gallery_class_is_public():
-    gallery = Gallery.from_latlon(np.array([[1.0, 2.0]]), "mine")
-    assert geoembed.load_gallery(gallery) is gallery and len(gallery) == 1
+# -- the core reaches plugins' galleries through the registry only ----------------------------------------------------
+def test_the_core_retrieval_code_does_not_import_the_plugin():
+    core = Path(geoembed.__file__).parent
+    sources = [*(core / "retrieval").glob("*.py"), *(core / "commands").glob("geolocate*.py"),
+               core / "commands" / "evaluate_photos.py"]
+    assert len(sources) >= 7
+    offenders = [str(p) for p in sources if "geoembed_geoclip" in p.read_text()]
+    assert offenders == []

@@ -16,7 +16,8 @@ from PIL import ExifTags, Image
 
 from geoembed.cli import main
 from geoembed.geo import haversine_km
-from geoembed.retrieval.geolocate import accuracy_at, geolocate
+from geoembed.retrieval.evaluation import accuracy_at
+from geoembed.retrieval.geolocate import geolocate
 from geoembed.image_backbones.images import clear_backbone_cache
 from geoembed.registry import image_backbones, register_image_backbone
 
@@ -87,7 +88,7 @@ def test_geolocate_command_searches_inside_a_country(photos, tmp_path, capsys):
     printed = pd.read_csv(pd.io.common.StringIO(capsys.readouterr().out))
     assert len(printed) == 5
     from geoembed.geo import countries
-    from geoembed.retrieval.geolocate import inside_mask
+    from geoembed.retrieval.search import inside_mask
 
     assert inside_mask(printed[["lat", "lon"]].to_numpy(), countries()[countries()["name"] == "France"]).all()
     assert main(["geolocate", str(photos), "--model", MODEL, "--country", "Frnace", "--no-progress"]) == 2

@@ -152,7 +152,7 @@ def test_a_tampered_embedding_cache_entry_is_recomputed_with_a_warning(tamper):
 
 
 def test_a_tampered_gallery_cache_is_rebuilt_with_a_warning():
-    from geoembed.retrieval.geolocate import Gallery, gallery_cache_path, gallery_embeddings
+    from geoembed.retrieval.gallery import Gallery, gallery_cache_path, gallery_embeddings
 
     gallery = Gallery.from_latlon(CITIES, name="cities")
     good = np.array(gallery_embeddings(gallery, "xyz"))
@@ -285,7 +285,7 @@ def test_temporary_names_stay_short_for_long_targets(tmp_path):
 
 # -- 13. long gallery names, top_k ----------------------------------------------------------------------------------
 def test_a_very_long_gallery_name_still_caches(tmp_path):
-    from geoembed.retrieval.geolocate import Gallery, gallery_cache_path, gallery_embeddings
+    from geoembed.retrieval.gallery import Gallery, gallery_cache_path, gallery_embeddings
 
     gallery = Gallery.from_latlon(CITIES, name="g" * 240)
     emb = gallery_embeddings(gallery, "xyz")
@@ -297,7 +297,7 @@ def test_a_very_long_gallery_name_still_caches(tmp_path):
 
 @pytest.mark.parametrize("top_k", [-1, 0, 1.5, True, "3"])
 def test_retrieve_refuses_a_bad_top_k(top_k):
-    from geoembed.retrieval.geolocate import retrieve
+    from geoembed.retrieval.search import retrieve
 
     with pytest.raises(ValueError, match="top_k"):
         retrieve(np.eye(2, dtype=np.float32), np.eye(2, dtype=np.float32), top_k)

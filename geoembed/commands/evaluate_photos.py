@@ -41,7 +41,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     import warnings
 
-    from geoembed.retrieval.geolocate import evaluate_photos
+    from geoembed.retrieval.evaluation import evaluate_photos
     from geoembed.image_backbones.images import SkippedImageWarning
 
     options.check_output(args.output, args.overwrite)

@@ -35,7 +35,7 @@ from geoembed.atomic import atomic_write
 from geoembed.errors import GeoembedError
 
 from geoembed_geoclip.concept_aware import ConceptAlignment, ConceptAwareGeoCLIP, geoclip_head
-from geoembed.retrieval.geolocate import THRESHOLDS_KM
+from geoembed.retrieval.evaluation import THRESHOLDS_KM
 from geoembed_geoclip.evaluation import (
     as_coordinates,
     embed_gallery,

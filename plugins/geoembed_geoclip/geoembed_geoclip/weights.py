@@ -50,7 +50,7 @@ LOGIT_SCALE_MP16 = WeightsRecord(
     description="GeoCLIP's learned temperature (logit scale).",
 )
 
-#: The 100K MP-16 coordinates GeoCLIP uses as its default GPS gallery.
+#: The 100K MP-16 coordinates GeoCLIP uses as its default GPS gallery; geoembed's gallery "mp16" (gallery.py).
 GPS_GALLERY_100K = WeightsRecord(
     name="geoclip-gallery.mp16-100k",
     filename="coordinates_100K.csv",
