@@ -272,12 +272,36 @@ def check_task(task: Any, **factory_kwargs: Any) -> list[str]:
     return passed
 
 
+def check_gallery(gallery: Any, **factory_kwargs: Any) -> list[str]:
+    """Check a gallery plugin: candidate places as valid, distinct ``[lat, lon]`` degrees with a checksum."""
+    from geoembed.retrieval.gallery import Gallery, create_gallery
+
+    passed: list[str] = []
+    check = _checker(passed)
+    model = create_gallery(gallery, **factory_kwargs) if isinstance(gallery, str) else gallery
+    if not isinstance(model, Gallery) and (isinstance(model, np.ndarray) or type(model).__module__.startswith("torch")):
+        model = Gallery.from_latlon(model)  # a factory may return an (M, 2) array; create_gallery wraps it likewise
+    check("is_gallery", isinstance(model, Gallery),
+          f"the factory returned {type(model).__name__}; it must return a geoembed.Gallery or an (M, 2) array.")
+    latlon = np.asarray(model.latlon)
+    check("shape", latlon.ndim == 2 and latlon.shape[1] == 2 and len(latlon) > 0,
+          f"latlon must be a non-empty (M, 2) array, got {latlon.shape}.")
+    check("valid_degrees", bool(np.isfinite(latlon).all()) and bool((np.abs(latlon[:, 0]) <= 90).all())
+          and bool((np.abs(latlon[:, 1]) <= 180).all()), "coordinates must be finite [lat, lon] degrees.")
+    check("distinct_places", len(np.unique(np.round(latlon, 6), axis=0)) > 1,
+          "a gallery of one repeated place cannot rank candidates.")
+    check("checksum", isinstance(model.checksum, str) and len(model.checksum) == 64,
+          "the checksum (sha256 of the coordinates) keys the gallery embedding cache.")
+    return passed
+
+
 _CHECKS = {
     "location encoder": check_location_encoder,
     "image backbone": check_image_backbone,
     "text encoder": check_text_encoder,
     "concept bank": check_concept_bank,
     "task": check_task,
+    "gallery": check_gallery,
 }
 
 
