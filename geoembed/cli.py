@@ -54,8 +54,9 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         sub = module.add_parser(subparsers)
         taken.add(sub.prog.rsplit(" ", 1)[-1])
     wanted = _requested_command(argv)
+    parser.broken_commands = {}  # name -> why it cannot run; main() says so instead of parsing its arguments
     for name, loaded in _plugin_commands(taken, wanted):
-        _add_plugin_command(subparsers, name, loaded)
+        _add_plugin_command(subparsers, name, loaded, parser.broken_commands)
     return parser
 
 
@@ -94,21 +95,16 @@ def _plugin_commands(taken: set[str], wanted: str | None) -> list[tuple[str, Any
         except PluginLoadError as exc:
             found.append((spec.name, exc))
             continue
-        if command.name != spec.name:
-            found.append((spec.name, PluginLoadError(
-                f"command plugin {spec.name!r} from distribution {spec.distribution!r} ({spec.target}) calls itself "
-                f"{command.name!r}; the entry point's name and the command's name must be the same.")))
-            continue
         found.append((spec.name, command))
     return found
 
 
-def _add_plugin_command(subparsers, name: str, command: Any) -> None:
+def _add_plugin_command(subparsers, name: str, command: Any, broken: dict[str, Exception]) -> None:
     if command is None:  # another command runs: this one only needs a name (its help is never shown)
         subparsers.add_parser(name, help="(a plugin command)", add_help=False)
         return
     if isinstance(command, Exception):
-        _add_broken_command(subparsers, name, command)
+        _add_broken_command(subparsers, name, command, broken)
         return
     arguments = argparse.ArgumentParser(prog=f"geoembed {name}", add_help=False)
     try:  # on a parser of its own first: somebody else's code must not leave a half-built subcommand behind
@@ -116,7 +112,7 @@ def _add_plugin_command(subparsers, name: str, command: Any) -> None:
     except Exception as exc:  # one broken command must not take the whole CLI down
         _add_broken_command(subparsers, name, PluginLoadError(
             f"command plugin {name!r} failed to set up its arguments: {type(exc).__name__}: {exc}. Reinstall or "
-            f"upgrade the distribution that provides it, or uninstall it if you do not use it."))
+            f"upgrade the distribution that provides it, or uninstall it if you do not use it."), broken)
         return
     sub = subparsers.add_parser(
         name, parents=[arguments], help=command.help,
@@ -125,29 +121,21 @@ def _add_plugin_command(subparsers, name: str, command: Any) -> None:
     sub.set_defaults(func=command.run)
 
 
-def _add_broken_command(subparsers, name: str, error: Exception) -> None:
-    """A stand-in that accepts any arguments and, when run, says why the command cannot run."""
-    sub = subparsers.add_parser(name, help="BROKEN plugin command: run it to see why", add_help=False)
-    sub.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-
-    def run(args: argparse.Namespace) -> int:
-        raise error
-
-    sub.set_defaults(func=run)
+def _add_broken_command(subparsers, name: str, error: Exception, broken: dict[str, Exception]) -> None:
+    """Listed by ``geoembed --help`` as broken; running it prints why (see :func:`main`)."""
+    subparsers.add_parser(name, help="BROKEN plugin command: run it to see why", add_help=False)
+    broken[name] = error
 
 
 def _unknown_command_hint(argv: Sequence[str]) -> str | None:
     """For ``geoembed train`` without the plugin that provides it: what to install."""
-    from geoembed.registry import commands as registry, plugin_providing
+    from geoembed.registry import commands as registry, missing_plugin_hint
 
     name = _requested_command(argv)
     if name is None or name in core_command_modules() or name in registry.names():
         return None
-    provider = plugin_providing(registry.group, name)
-    if provider is None:
-        return None
-    return (f"geoembed: error: the {name!r} command comes from the plugin distribution {provider[0]!r}, which is not "
-            f"installed: {provider[1]}.")
+    hint = missing_plugin_hint(registry.group, name, "the command")
+    return None if hint is None else f"geoembed: error: {hint}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -157,6 +145,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(hint, file=sys.stderr)
         return 2
     parser = build_parser(argv)
+    wanted = _requested_command(argv)
+    if wanted in parser.broken_commands:  # its arguments are unknown: say why it cannot run, whatever they are
+        if "--debug" in argv[: argv.index(wanted)]:
+            raise parser.broken_commands[wanted]
+        print(f"geoembed {wanted}: error: {parser.broken_commands[wanted]}", file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is None:
         parser.print_help()

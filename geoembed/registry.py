@@ -49,8 +49,8 @@ class PluginSpec:
     target: str | None = None  # "module:attr" of an entry point
     _factory: Callable[..., Any] | None = field(default=None, repr=False)
     _entry_point: importlib_metadata.EntryPoint | None = field(default=None, repr=False)
-    #: what a loaded entry point must be: a callable factory (None), or a check that returns what is wrong, if anything
-    _check: Callable[[Any], str | None] | None = field(default=None, repr=False)
+    #: what a loaded entry point must be: a callable factory (None), or check(obj, name) -> what is wrong, or None
+    _check: Callable[[Any, str], str | None] | None = field(default=None, repr=False)
 
     @property
     def loaded(self) -> bool:
@@ -68,7 +68,7 @@ class PluginSpec:
                     f"({self.target}): {type(exc).__name__}: {exc}. Reinstall or upgrade that distribution, or "
                     f"uninstall it if you do not use it."
                 ) from exc
-            problem = self._check(factory) if self._check is not None else (
+            problem = self._check(factory, self.name) if self._check is not None else (
                 None if callable(factory) else f"a {type(factory).__name__}, not a callable factory")
             if problem:
                 raise PluginLoadError(
@@ -83,10 +83,11 @@ class Registry:
     """Names to factories for one kind of plugin, with lazy, cached entry point discovery.
 
     ``check``, for kinds whose plugins are objects rather than factories (CLI commands), replaces the "is it
-    callable" test: it gets the loaded object and returns a description of what is wrong with it, or None.
+    callable" test: ``check(obj, name)`` gets the loaded object and its registered name and returns a description of
+    what is wrong with it, or None.
     """
 
-    def __init__(self, kind: str, group: str, *, check: Callable[[Any], str | None] | None = None):
+    def __init__(self, kind: str, group: str, *, check: Callable[[Any, str], str | None] | None = None):
         self.kind = kind  # human-readable, e.g. "location encoder"
         self.group = group  # entry point group, e.g. "geoembed.location_encoders"
         self.check = check
@@ -111,7 +112,7 @@ class Registry:
                 return func
 
             return decorator
-        problem = self.check(factory) if self.check is not None else None
+        problem = self.check(factory, name) if self.check is not None else None
         if problem:
             raise TypeError(f"register_{self._suffix}({name!r}, ...) got {problem}.")
         if self.check is None and not callable(factory):
@@ -220,15 +221,8 @@ class Registry:
         hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         listing = (f" See all {len(known)} names with `geoembed plugins --kind {self._suffix}` in a shell, or "
                    f"geoembed.list_{self._suffix}s() in Python." if known else "")
-        install = ""
-        provider = plugin_providing(self.group, str(name))
-        if provider is not None:
-            try:
-                importlib_metadata.distribution(provider[0])
-                state, fix = "which is installed but does not register it", f"reinstall or upgrade it ({provider[1]})"
-            except importlib_metadata.PackageNotFoundError:
-                state, fix = "which is not installed", provider[1]
-            install = f" {self.kind.capitalize()} {name!r} comes from the plugin distribution {provider[0]!r}, {state}: {fix}."
+        install = missing_plugin_hint(self.group, str(name), self.kind)
+        install = f" {install}" if install else ""
         return UnknownPluginError(
             f"Unknown {self.kind} {name!r}.{install}{hint}{listing} Third-party {self.kind}s register under the "
             f"entry point group {self.group!r}."
@@ -256,11 +250,17 @@ KNOWN_PLUGIN_NAMES: dict[str, tuple[str, dict[str, tuple[str, ...]]]] = {
 }
 
 
-def plugin_providing(group: str, name: str) -> tuple[str, str] | None:
-    """``(distribution, install command)`` of the known plugin that provides ``name`` in ``group``, or None."""
+def missing_plugin_hint(group: str, name: str, kind: str) -> str | None:
+    """For a name a known plugin distribution provides: which one, and how to install it (None for other names)."""
     for distribution, (install, names) in KNOWN_PLUGIN_NAMES.items():
         if name in names.get(group, ()):
-            return distribution, install
+            try:
+                importlib_metadata.distribution(distribution)
+            except importlib_metadata.PackageNotFoundError:
+                return (f"{kind.capitalize()} {name!r} comes from the plugin distribution {distribution!r}, which is "
+                        f"not installed: {install}.")
+            return (f"{kind.capitalize()} {name!r} comes from the plugin distribution {distribution!r}, which is "
+                    f"installed but does not register it: reinstall or upgrade it ({install}).")
     return None
 
 
@@ -326,7 +326,7 @@ def _entry_points(group: str) -> Iterable[importlib_metadata.EntryPoint]:
     return importlib_metadata.entry_points(group=group)
 
 
-def _discover(kind: str, group: str, check: Callable[[Any], str | None] | None = None) -> dict[str, PluginSpec]:
+def _discover(kind: str, group: str, check: Callable[[Any, str], str | None] | None = None) -> dict[str, PluginSpec]:
     """Read the entry points of ``group`` into specs, resolving duplicate names deterministically."""
     candidates: list[PluginSpec] = []
     seen: set[tuple[str, str, str]] = set()
@@ -378,14 +378,17 @@ text_encoders = Registry("text encoder", "geoembed.text_encoders")
 tasks = Registry("task", "geoembed.tasks")
 
 
-def check_command(obj: Any) -> str | None:
-    """What a ``geoembed.commands`` plugin lacks, or None: a module or object with ``name`` and ``help`` strings,
-    ``add_arguments(parser)`` and ``run(args) -> int`` (see :mod:`geoembed.cli`)."""
+def check_command(obj: Any, name: str) -> str | None:
+    """What a ``geoembed.commands`` plugin registered as ``name`` lacks, or None: a module or object with ``name``
+    (the same as the registered one) and ``help`` strings, ``add_arguments(parser)`` and ``run(args) -> int``
+    (see :mod:`geoembed.cli`)."""
     missing = [a for a in ("name", "help") if not isinstance(getattr(obj, a, None), str)]
     missing += [a for a in ("add_arguments", "run") if not callable(getattr(obj, a, None))]
     if missing:
         return (f"a {type(obj).__name__} without {', '.join(missing)} (a command needs name and help strings, "
                 f"add_arguments(parser) and run(args))")
+    if obj.name != name:
+        return f"a command that calls itself {obj.name!r}; its name and the registered name must be the same"
     return None
 
 
