@@ -132,8 +132,12 @@ def _unknown_command_hint(argv: Sequence[str]) -> str | None:
     from geoembed.registry import commands as registry, missing_plugin_hint
 
     name = _requested_command(argv)
-    if name is None or name in core_command_modules() or name in registry.names():
+    if name is None or name.replace("-", "_") in core_command_modules():
         return None
+    with warnings.catch_warnings():  # discovery warnings are for `geoembed plugins` to report
+        warnings.simplefilter("ignore", PluginWarning)
+        if name in registry.names():
+            return None
     hint = missing_plugin_hint(registry.group, name, "the command")
     return None if hint is None else f"geoembed: error: {hint}"
 

@@ -19,6 +19,12 @@ def declared_entry_points() -> dict[str, dict[str, str]]:
     return tomllib.loads((PLUGIN_ROOT / "pyproject.toml").read_text())["project"]["entry-points"]
 
 
+@pytest.fixture
+def declared():
+    """The entry points this plugin's ``pyproject.toml`` declares, ``{group: {name: target}}``."""
+    return declared_entry_points()
+
+
 @pytest.fixture(autouse=True)
 def declared_plugin_entry_points(monkeypatch):
     """The registries see this plugin's entry points as its ``pyproject.toml`` declares them.

@@ -18,8 +18,6 @@ from geoembed.concepts.bank import ConceptBank, load_concept_bank
 from geoembed_geoclip import text_encoder as te
 from geoembed_geoclip.weights import IMAGE_HEAD_MP16
 
-from conftest import declared_entry_points
-
 # A tiny random CLIP (architecture overrides of ViT-B-32; 768-d like ViT-L/14 so GeoCLIP's head accepts it).
 TINY_CLIP = dict(
     embed_dim=768,
@@ -28,8 +26,7 @@ TINY_CLIP = dict(
 )
 
 
-def test_every_declared_entry_point_loads_and_keeps_its_contract():
-    declared = declared_entry_points()
+def test_every_declared_entry_point_loads_and_keeps_its_contract(declared):
     assert set(declared) == {"geoembed.location_encoders", "geoembed.image_backbones", "geoembed.text_encoders",
                              "geoembed.concept_banks", "geoembed.commands"}
     for group, names in declared.items():
