@@ -122,3 +122,24 @@ def test_a_missing_reference_plugin_is_named_with_its_install_command(monkeypatc
     finally:
         monkeypatch.undo()
         registry.refresh_plugins()
+
+
+# -- options passed to a plugin's image backbone by geolocate / evaluate-photos -------------------------------------------
+def test_model_options_reach_the_factory_as_keywords():
+    import argparse
+
+    from geoembed.commands import _geolocation_options as options
+
+    parser = argparse.ArgumentParser()
+    options.add_model_options(parser)
+    args = parser.parse_args(["--model-option", "clip_model=ViT-B-32", "--model-option", "embed_dim=768",
+                              "--model-option", "clip_pretrained=None", "--clip-weights", "openai"])
+    with pytest.raises(Exception, match="--clip-weights openai and --model-option clip_pretrained=None disagree"):
+        options.model_kwargs(args)
+    args = parser.parse_args(["--model-option", "clip_model=ViT-B-32", "--model-option", "embed_dim=768",
+                              "--clip-weights", "/data/clip.safetensors"])
+    assert options.model_kwargs(args) == {"clip_model": "ViT-B-32", "embed_dim": 768,
+                                          "clip_pretrained": "/data/clip.safetensors"}
+    assert options.model_kwargs(parser.parse_args([])) == {}  # nothing given: the factory's defaults
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--model-option", "no equals sign"])
