@@ -5,12 +5,15 @@ maps a name to a *factory*: a callable that builds the component from keyword ar
 places, in this order of precedence:
 
 1. ``register_<kind>(name, factory)`` calls made at run time (the user's own explicit choice);
-2. built-in plugins: entry points declared by geoembed's own distribution (the GeoCLIP reference plugin...);
+2. built-in plugins: entry points declared by geoembed's own distribution (the baselines, the built-in tasks...);
 3. third-party plugins: entry points of other installed distributions, in the group ``geoembed.<kind>s``.
 
 Discovery reads entry point metadata only; a plugin's code is imported the first time it is used, so listing plugins
 stays cheap. Conflicts are resolved deterministically and always warned about: a third-party plugin can never
 shadow a built-in name, and between two third-party plugins the distribution whose name sorts first wins.
+
+The ``commands`` registry (group ``geoembed.commands``) holds CLI subcommands added by plugins: objects with a name,
+help, argument setup and run function rather than factories (:func:`check_command`, :mod:`geoembed.cli`).
 """
 
 from __future__ import annotations
