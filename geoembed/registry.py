@@ -263,7 +263,7 @@ def missing_plugin_hint(group: str, name: str, kind: str) -> str | None:
                 return (f"{kind.capitalize()} {name!r} comes from the plugin distribution {distribution!r}, which is "
                         f"not installed: {install}.")
             return (f"{kind.capitalize()} {name!r} comes from the plugin distribution {distribution!r}, which is "
-                    f"installed but does not register it: reinstall or upgrade it ({install}).")
+                    f"installed but does not register it; reinstall or upgrade it: {install}.")
     return None
 
 
