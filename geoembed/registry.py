@@ -5,12 +5,15 @@ maps a name to a *factory*: a callable that builds the component from keyword ar
 places, in this order of precedence:
 
 1. ``register_<kind>(name, factory)`` calls made at run time (the user's own explicit choice);
-2. built-in plugins: entry points declared by geoembed's own distribution (the GeoCLIP reference plugin...);
+2. built-in plugins: entry points declared by geoembed's own distribution (the baselines, the built-in tasks...);
 3. third-party plugins: entry points of other installed distributions, in the group ``geoembed.<kind>s``.
 
 Discovery reads entry point metadata only; a plugin's code is imported the first time it is used, so listing plugins
 stays cheap. Conflicts are resolved deterministically and always warned about: a third-party plugin can never
 shadow a built-in name, and between two third-party plugins the distribution whose name sorts first wins.
+
+The ``commands`` registry (group ``geoembed.commands``) holds CLI subcommands added by plugins: objects with a name,
+help, argument setup and run function rather than factories (:func:`check_command`, :mod:`geoembed.cli`).
 """
 
 from __future__ import annotations
@@ -49,6 +52,8 @@ class PluginSpec:
     target: str | None = None  # "module:attr" of an entry point
     _factory: Callable[..., Any] | None = field(default=None, repr=False)
     _entry_point: importlib_metadata.EntryPoint | None = field(default=None, repr=False)
+    #: what a loaded entry point must be: a callable factory (None), or check(obj, name) -> what is wrong, or None
+    _check: Callable[[Any, str], str | None] | None = field(default=None, repr=False)
 
     @property
     def loaded(self) -> bool:
@@ -66,22 +71,31 @@ class PluginSpec:
                     f"({self.target}): {type(exc).__name__}: {exc}. Reinstall or upgrade that distribution, or "
                     f"uninstall it if you do not use it."
                 ) from exc
-            if not callable(factory):
+            problem = self._check(factory, self.name) if self._check is not None else (
+                None if callable(factory) else f"a {type(factory).__name__}, not a callable factory")
+            if problem:
                 raise PluginLoadError(
                     f"{self.kind} plugin {self.name!r} from distribution {self.distribution!r} points at "
-                    f"{self.target}, which is a {type(factory).__name__}, not a callable factory."
+                    f"{self.target}, which is {problem}."
                 )
             self._factory = factory
         return self._factory
 
 
 class Registry:
-    """Names to factories for one kind of plugin, with lazy, cached entry point discovery."""
+    """Names to factories for one kind of plugin, with lazy, cached entry point discovery.
 
-    def __init__(self, kind: str, group: str, *, plural: str | None = None):
+    ``check``, for kinds whose plugins are objects rather than factories (CLI commands), replaces the "is it
+    callable" test: ``check(obj, name)`` gets the loaded object and its registered name and returns a description of
+    what is wrong with it, or None.
+    """
+
+    def __init__(self, kind: str, group: str, *, plural: str | None = None,
+                 check: Callable[[Any, str], str | None] | None = None):
         self.kind = kind  # human-readable, e.g. "location encoder"
         self.group = group  # entry point group, e.g. "geoembed.location_encoders"
         self.plural = plural or f"{kind}s"  # "galleries", for messages and list_<plural>()
+        self.check = check
         self._runtime: dict[str, PluginSpec] = {}
         self._discovered: dict[str, PluginSpec] | None = None
         self._built: dict[tuple, Any] = {}  # create_cached: (name, device, options) -> ready component
@@ -103,7 +117,10 @@ class Registry:
                 return func
 
             return decorator
-        if not callable(factory):
+        problem = self.check(factory, name) if self.check is not None else None
+        if problem:
+            raise TypeError(f"register_{self._suffix}({name!r}, ...) got {problem}.")
+        if self.check is None and not callable(factory):
             raise TypeError(
                 f"register_{self._suffix}({name!r}, ...) needs a callable that builds the {self.kind} "
                 f"(a class or a function), got {type(factory).__name__}. To register a ready-made object, pass "
@@ -116,7 +133,7 @@ class Registry:
                     f"A {self.kind} named {name!r} is already registered (from {_describe(existing)}). Pick another "
                     f"name, or pass overwrite=True to replace it."
                 )
-            self._runtime[name] = PluginSpec(name, self.kind, RUNTIME, _factory=factory)
+            self._runtime[name] = PluginSpec(name, self.kind, RUNTIME, _factory=factory, _check=self.check)
         return factory
 
     def unregister(self, name: str) -> None:
@@ -209,15 +226,47 @@ class Registry:
         hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         listing = (f" See all {len(known)} names with `geoembed plugins --kind {self._suffix}` in a shell, or "
                    f"geoembed.list_{self.plural.replace(' ', '_')}() in Python." if known else "")
+        install = missing_plugin_hint(self.group, str(name), self.kind)
+        install = f" {install}" if install else ""
         return UnknownPluginError(
-            f"Unknown {self.kind} {name!r}.{hint}{listing} Third-party {self.plural} register under the entry point "
-            f"group {self.group!r}."
+            f"Unknown {self.kind} {name!r}.{install}{hint}{listing} Third-party {self.plural} register under the "
+            f"entry point group {self.group!r}."
         )
 
     def _all_discovered(self) -> dict[str, PluginSpec]:
         if self._discovered is None:
-            self._discovered = _discover(self.kind, self.group)
+            self._discovered = _discover(self.kind, self.group, self.check)
         return self._discovered
+
+
+#: Names the core uses by default (``"geoclip"``...) that come from a separate plugin distribution, with the command
+#: that installs it: a missing plugin is then reported with what to install, not only as an unknown name.
+KNOWN_PLUGIN_NAMES: dict[str, tuple[str, dict[str, tuple[str, ...]]]] = {
+    "geoembed-geoclip": (
+        "pip install geoembed-geoclip (from a source checkout: pip install -e plugins/geoembed_geoclip)",
+        {
+            "geoembed.location_encoders": ("geoclip", "geoclip-bf16", "geoclip-random"),
+            "geoembed.image_backbones": ("geoclip",),
+            "geoembed.text_encoders": ("geoclip",),
+            "geoembed.concept_banks": ("geodata.geoclip",),
+            "geoembed.commands": ("train", "evaluate"),
+        },
+    ),
+}
+
+
+def missing_plugin_hint(group: str, name: str, kind: str) -> str | None:
+    """For a name a known plugin distribution provides: which one, and how to install it (None for other names)."""
+    for distribution, (install, names) in KNOWN_PLUGIN_NAMES.items():
+        if name in names.get(group, ()):
+            try:
+                importlib_metadata.distribution(distribution)
+            except importlib_metadata.PackageNotFoundError:
+                return (f"{kind.capitalize()} {name!r} comes from the plugin distribution {distribution!r}, which is "
+                        f"not installed: {install}.")
+            return (f"{kind.capitalize()} {name!r} comes from the plugin distribution {distribution!r}, which is "
+                    f"installed but does not register it; reinstall or upgrade it: {install}.")
+    return None
 
 
 def describe_plugin(obj: Any, kind: str | None = None) -> str:
@@ -282,7 +331,7 @@ def _entry_points(group: str) -> Iterable[importlib_metadata.EntryPoint]:
     return importlib_metadata.entry_points(group=group)
 
 
-def _discover(kind: str, group: str) -> dict[str, PluginSpec]:
+def _discover(kind: str, group: str, check: Callable[[Any, str], str | None] | None = None) -> dict[str, PluginSpec]:
     """Read the entry points of ``group`` into specs, resolving duplicate names deterministically."""
     candidates: list[PluginSpec] = []
     seen: set[tuple[str, str, str]] = set()
@@ -298,7 +347,7 @@ def _discover(kind: str, group: str) -> dict[str, PluginSpec]:
             warnings.warn(f"Skipping {kind} plugin from distribution {dist!r}: {exc}", PluginWarning, stacklevel=3)
             continue
         origin = BUILTIN if _normalize(dist) == _normalize(CORE_DISTRIBUTION) else THIRD_PARTY
-        candidates.append(PluginSpec(ep.name, kind, origin, dist, ep.value, _entry_point=ep))
+        candidates.append(PluginSpec(ep.name, kind, origin, dist, ep.value, _entry_point=ep, _check=check))
 
     # Built-ins first, then third-party distributions by name: the first claim on a name wins.
     candidates.sort(key=lambda s: (s.origin != BUILTIN, _normalize(s.distribution or ""), s.target or ""))
@@ -334,9 +383,27 @@ text_encoders = Registry("text encoder", "geoembed.text_encoders")
 tasks = Registry("task", "geoembed.tasks")
 galleries = Registry("gallery", "geoembed.galleries", plural="galleries")  # geoembed/retrieval/gallery.py
 
+
+def check_command(obj: Any, name: str) -> str | None:
+    """What a ``geoembed.commands`` plugin registered as ``name`` lacks, or None: a module or object with ``name``
+    (the same as the registered one) and ``help`` strings, ``add_arguments(parser)`` and ``run(args) -> int``
+    (see :mod:`geoembed.cli`)."""
+    missing = [a for a in ("name", "help") if not isinstance(getattr(obj, a, None), str)]
+    missing += [a for a in ("add_arguments", "run") if not callable(getattr(obj, a, None))]
+    if missing:
+        return (f"a {type(obj).__name__} without {', '.join(missing)} (a command needs name and help strings, "
+                f"add_arguments(parser) and run(args))")
+    if obj.name != name:
+        return f"a command that calls itself {obj.name!r}; its name and the registered name must be the same"
+    return None
+
+
+#: CLI subcommands added by plugins (``geoembed train``...); the core's own commands are modules of geoembed.commands.
+commands = Registry("command", "geoembed.commands", check=check_command)
+
 #: Every registry by its entry point group, for tools that walk all kinds (``geoembed plugins``).
 REGISTRIES: dict[str, Registry] = {
-    r.group: r for r in (image_backbones, location_encoders, concept_banks, text_encoders, tasks, galleries)
+    r.group: r for r in (image_backbones, location_encoders, concept_banks, text_encoders, tasks, galleries, commands)
 }
 
 
@@ -441,3 +508,16 @@ def create_concept_bank(name: str, **kwargs: Any) -> Any:
 def list_concept_banks(pattern: str = "*") -> list[str]:
     """Names of registered concept banks matching a wildcard pattern."""
     return concept_banks.names(pattern)
+
+
+def register_command(name: str, command: Any = None, *, overwrite: bool = False):
+    """Register a CLI subcommand (an object or module with ``name``, ``help``, ``add_arguments``, ``run``).
+
+    Plugins normally declare theirs as entry points of the ``geoembed.commands`` group instead; see docs/plugins.md.
+    """
+    return commands.register(name, command, overwrite=overwrite)
+
+
+def list_commands(pattern: str = "*") -> list[str]:
+    """Names of CLI subcommands added by plugins matching a wildcard pattern (the core's own are not listed)."""
+    return commands.names(pattern)

@@ -67,9 +67,7 @@ def test_bad_parameters_are_refused():
         RandomFourierFeaturesEncoder(frequencies=0)
 
 
-@pytest.mark.parametrize(
-    "name, dim", [("latlon", 2), ("xyz", 3), ("sphere_harmonics", 121), ("rff", 768), ("geoclip-random", 512)]
-)
+@pytest.mark.parametrize("name, dim", [("latlon", 2), ("xyz", 3), ("sphere_harmonics", 121), ("rff", 768)])
 def test_baselines_are_registered_and_encode(name, dim):
     assert name in geoembed.list_location_encoders()
     emb = geoembed.encode_location(POINTS, order="latlon", encoder=name)
@@ -80,12 +78,3 @@ def test_xyz_is_the_unit_vector():
     emb = geoembed.encode_location(POINTS, order="latlon", encoder="xyz")
     np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-6)
     np.testing.assert_allclose(emb[0], [0.6574, 0.0270, 0.7531], atol=1e-3)  # Paris, by hand
-
-
-def test_geoclip_random_differs_from_pretrained_and_is_reproducible():
-    random_a = geoembed.create_location_encoder("geoclip-random")
-    random_b = geoembed.create_location_encoder("geoclip-random")
-    pretrained = geoembed.create_location_encoder("geoclip")
-    assert random_a.weights is None and pretrained.weights is not None
-    assert random_a.identity == random_b.identity != pretrained.identity
-    assert geoembed.create_location_encoder("geoclip-random", seed=1).identity != random_a.identity

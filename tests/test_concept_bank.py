@@ -237,8 +237,8 @@ def test_load_concept_bank_by_name_path_or_instance(tmp_path):
 
 
 def test_builtin_banks_are_registered():
-    assert {"geography", "generic", "geodata.geoclip"} <= set(geoembed.list_concept_banks())
-    assert {"minilm", "open_clip", "sentence_transformers", "geoclip"} <= set(geoembed.list_text_encoders())
+    assert {"geography", "generic"} <= set(geoembed.list_concept_banks())
+    assert {"minilm", "open_clip", "sentence_transformers"} <= set(geoembed.list_text_encoders())
 
 
 def _shipped(name):
@@ -273,12 +273,3 @@ def test_shipped_generic_set_is_similar_in_size_and_disjoint():
     assert 0.8 <= len(generic["names"]) / len(geography) <= 1.25
     assert not set(generic["names"]) & set(geography)
     assert all(c.startswith("generic/") for c in generic["categories"])
-
-
-def test_shipped_geodata_bank_loads():
-    bank = load_concept_bank("geodata.geoclip")
-    assert bank.space == "location:geoclip.mp16" and bank.dim == 512 and bank.scoring == "linear"
-    for concept in ("tropical climate", "arid climate", "polar climate", "coastal", "high altitude", "cropland"):
-        assert concept in bank
-    assert all(d for d in bank.descriptions)  # each concept says how its labels were made
-    assert bank.provenance["built_from"] == "geodata"

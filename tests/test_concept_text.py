@@ -149,32 +149,6 @@ def test_open_clip_errors_say_what_to_do(tmp_path):
         te.OpenCLIPTextEncoder("ViT-B-32", pretrained=str(wrong), **TINY_CLIP)
 
 
-def test_geoclip_text_encoder_maps_texts_through_the_real_head():
-    from geoembed_geoclip.weights import IMAGE_HEAD_MP16
-
-    encoder = geoembed.create_text_encoder("geoclip", clip_model="ViT-B-32", clip_pretrained=None, **TINY_CLIP)
-    assert encoder.embedding_dim == 512 and encoder.default_prompt == "{}"
-    assert encoder.backbone.head_weights.sha256 == IMAGE_HEAD_MP16.sha256  # GeoCLIP's published head, from the wheel
-    vectors = encoder.encode(["desert", "snow"])
-    clip = encoder.backbone.clip.encode_text(["desert", "snow"]).float()
-    expected = torch.nn.functional.normalize(encoder.backbone.head(clip), dim=1)
-    np.testing.assert_allclose(vectors, expected.detach().numpy(), atol=1e-5)
-    # a random CLIP tower does not land in GeoCLIP's space: its bank is refused for places
-    assert encoder.space.startswith("text:geoclip-head/ViT-B-32/random-")
-    bank = ConceptBank.from_texts(["desert", "snow"], text_encoder=encoder)
-    with pytest.raises(geoembed.errors.ConceptBankError, match="mean nothing"):
-        geoembed.explain_location(lat=25.0, lon=10.0, bank=bank)
-
-
-def test_geoclip_text_space_only_for_the_published_parts():
-    from geoembed_geoclip.weights import IMAGE_HEAD_MP16
-
-    assert te.geoclip_text_space("ViT-L-14", "openai", IMAGE_HEAD_MP16, "id") == "location:geoclip.mp16"
-    assert te.geoclip_text_space("ViT-L-14", "openai", IMAGE_HEAD_MP16, "id", customised=True) != "location:geoclip.mp16"
-    assert te.geoclip_text_space("ViT-L-14", "openai", None, "id") != "location:geoclip.mp16"
-    assert te.geoclip_text_space("ViT-B-32", "openai", IMAGE_HEAD_MP16, "id") == "text:geoclip-head/ViT-B-32/openai"
-
-
 def test_cli_builds_a_bank_from_a_concept_file(tmp_path, minilm, capsys):
     concepts = tmp_path / "mine.csv"
     concepts.write_text("name,category\nterraced rice fields,human/agriculture\nfjord,natural/landform\n")

@@ -16,16 +16,37 @@ TABLE_SUFFIXES = (".csv", ".parquet")
 def add_model_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model")
     group.add_argument("--model", default="geoclip",
-                       help="image backbone whose features share the location space (default: geoclip)")
+                       help="registered image backbone whose features share the location space (default: geoclip, "
+                            "from the geoembed-geoclip plugin)")
     group.add_argument("--location-encoder", default="geoclip", help="location encoder of the gallery (default: geoclip)")
-    group.add_argument("--clip-model", help="open_clip architecture of --model geoclip (default: ViT-L-14)")
+    group.add_argument("--model-option", action="append", default=[], metavar="KEY=VALUE", type=model_option,
+                       help="an option of --model's factory, e.g. clip_model=ViT-B-32 (repeatable; VALUE is read as "
+                            "a Python literal when it is one, else as text)")
+    group.add_argument("--clip-model", help="for a --model built on a CLIP tower: its open_clip architecture "
+                                            "(same as --model-option clip_model=NAME)")
     group.add_argument("--clip-weights", metavar="TAG_OR_PATH",
-                       help="CLIP weights of --model geoclip: an open_clip tag (default: openai) or a weights file")
+                       help="for a --model built on a CLIP tower: its weights, an open_clip tag or a weights file "
+                            "(same as --model-option clip_pretrained=TAG_OR_PATH)")
     group.add_argument("--ten-crop", action="store_true", help="average the ten crops' scores (GeoCLIP's protocol)")
     group.add_argument("--batch-size", type=positive_int, default=32, metavar="N", help="images per batch (default 32)")
     group.add_argument("--device", type=device, default=None,
                        help="cpu, cuda, cuda:N or mps (default: the best available)")
     group.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def model_option(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` of ``--model-option``: VALUE as a Python literal (``3``, ``None``, ``True``) or as text."""
+    import ast
+
+    key, sep, value = text.partition("=")
+    key = key.strip()
+    if not sep or not key.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE with KEY an option name (e.g. clip_model=ViT-B-32), "
+                                         f"got {text!r}")
+    try:
+        return key, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return key, value
 
 
 def add_gallery_options(parser: argparse.ArgumentParser) -> None:
@@ -46,11 +67,13 @@ def cli_weights_option():
 
 def model_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """Factory options for ``--model`` from the CLI flags (only those given, so plugins get no unknown options)."""
-    kwargs: dict[str, Any] = {}
-    if args.clip_model:
-        kwargs["clip_model"] = args.clip_model
-    if args.clip_weights:
-        kwargs["clip_pretrained"] = args.clip_weights
+    kwargs: dict[str, Any] = dict(args.model_option or [])
+    for flag, key, value in (("--clip-model", "clip_model", args.clip_model),
+                             ("--clip-weights", "clip_pretrained", args.clip_weights)):
+        if value:
+            if key in kwargs and kwargs[key] != value:
+                raise GeoembedError(f"{flag} {value} and --model-option {key}={kwargs[key]} disagree; give one.")
+            kwargs[key] = value
     return kwargs
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import types
 import warnings
 from typing import Any
 
@@ -19,7 +20,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="list registered plugins and check that they load",
         description=(
             "List every registered plugin (image backbones, location encoders, concept banks, text encoders, "
-            "tasks...) with its origin (builtin, runtime or third-party), distribution and entry point, importing "
+            "tasks, CLI commands...) with its origin (builtin, runtime or third-party), distribution and entry point, importing "
             "each one to check that it loads. Broken plugins are reported, not fatal."
         ),
     )
@@ -89,12 +90,29 @@ def _describe(registry, spec) -> dict[str, Any]:
     }
     try:
         factory = spec.load()
+        if registry.group == "geoembed.commands":  # a command must also be able to set up its arguments
+            _check_arguments(factory)
     except PluginLoadError as exc:
         row.update(status="broken", error=str(exc))
     else:
         if row["target"] is None:  # registered at run time: show where its factory is defined
-            row["target"] = f"{getattr(factory, '__module__', '?')}:{getattr(factory, '__qualname__', repr(factory))}"
+            if isinstance(factory, types.ModuleType):
+                row["target"] = factory.__name__
+            else:
+                row["target"] = (f"{getattr(factory, '__module__', '?')}:"
+                                 f"{getattr(factory, '__qualname__', type(factory).__qualname__)}")
     return row
+
+
+def _check_arguments(command) -> None:
+    """Set the command's arguments up on a throwaway parser, as ``geoembed --help`` would."""
+    from geoembed.errors import PluginLoadError
+
+    try:
+        command.add_arguments(argparse.ArgumentParser(prog=f"geoembed {command.name}", add_help=False))
+    except Exception as exc:  # somebody else's code
+        raise PluginLoadError(f"command plugin {command.name!r} failed to set up its arguments: "
+                              f"{type(exc).__name__}: {exc}") from exc
 
 
 def _version(distribution: str | None) -> str | None:

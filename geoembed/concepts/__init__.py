@@ -5,14 +5,14 @@
   and the on-disk concept embedding cache;
 - :mod:`~geoembed.concepts.geodata`: concept activation vectors fitted on labelled places, and their evaluation;
 - :mod:`~geoembed.concepts.explain`: top concepts of places, concept profiles and concept maps;
-- :mod:`~geoembed.concepts.builtin`: the shipped banks (``geography``, ``generic``, ``geodata.geoclip``).
+- :mod:`~geoembed.concepts.builtin`: the shipped banks (``geography``, ``generic``); the GeoCLIP plugin adds
+  ``geodata.geoclip`` and the ``geoclip`` text encoder through the same registries.
 """
 
 from geoembed.concepts.bank import ConceptBank, load_concept_bank, location_space, read_concept_file
 from geoembed.concepts.explain import concept_map, concept_profile, explain_location, explain_locations
 from geoembed.concepts.geodata import evaluate_geodata_concepts, fit_concept_vectors, fit_geodata_bank
 from geoembed.concepts.text_encoders import (
-    GeoCLIPTextEncoder,
     OpenCLIPTextEncoder,
     SentenceTransformerTextEncoder,
     TextEncoder,
@@ -25,7 +25,6 @@ from geoembed.concepts.text_encoders import (
 
 __all__ = [
     "ConceptBank",
-    "GeoCLIPTextEncoder",
     "OpenCLIPTextEncoder",
     "SentenceTransformerTextEncoder",
     "TextEncoder",

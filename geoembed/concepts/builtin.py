@@ -3,8 +3,9 @@
 - ``geography``: the geography-driven concept set (natural and human concepts, ``data/concepts/geography.yaml``),
   embedded with a text encoder (offline MiniLM by default; any registered one, e.g. an open_clip text tower).
 - ``generic``: everyday non-geographic concepts of similar size (``data/concepts/generic.yaml``), for ablations.
-- ``geodata.geoclip``: concept activation vectors in pretrained GeoCLIP's location space, fitted on real climate,
-  land cover, coast and elevation data (built by ``benchmarks/build_geodata_concepts.py``; see ``docs/concepts.md``).
+
+Banks in a model's location space come with that model's plugin, e.g. ``geodata.geoclip`` (concept activation
+vectors in pretrained GeoCLIP's space) from the GeoCLIP plugin (distribution ``geoembed-geoclip``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from geoembed.concepts.bank import ConceptBank
 
 GEOGRAPHY_FILE = "geography.yaml"
 GENERIC_FILE = "generic.yaml"
-GEODATA_GEOCLIP_FOLDER = "geodata_geoclip"
 
 
 def _data_path(name: str):
@@ -39,9 +39,3 @@ def generic_bank(text_encoder: Any = "minilm", *, prompt: str | None = None, pro
                  **encoder_kwargs: Any) -> ConceptBank:
     """The generic (non-geographic) concept set embedded with ``text_encoder``."""
     return _text_bank(GENERIC_FILE, text_encoder, prompt, progress, **encoder_kwargs)
-
-
-def geodata_geoclip_bank() -> ConceptBank:
-    """Climate, land cover, coast and elevation concepts as linear probes in pretrained GeoCLIP's space."""
-    with resources.as_file(_data_path(GEODATA_GEOCLIP_FOLDER)) as path:
-        return ConceptBank.load(path)

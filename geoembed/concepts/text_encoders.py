@@ -6,8 +6,10 @@ Built-ins (entry points of the ``geoembed.text_encoders`` group, declared in ``p
   distribution ships, so it works fully offline;
 - ``sentence_transformers``: any sentence-transformers model, by local folder or Hub name;
 - ``open_clip``: the text tower of any open_clip architecture with any pretrained tag or weights file (resolved
-  offline-first by geoembed's ``open_clip`` image backbone: a path, the Hugging Face cache, or the Hub);
-- ``geoclip``: CLIP ViT-L/14's text tower followed by GeoCLIP's head, i.e. texts in GeoCLIP's location space.
+  offline-first by geoembed's ``open_clip`` image backbone: a path, the Hugging Face cache, or the Hub).
+
+Plugins add more through the same group; the GeoCLIP plugin (distribution ``geoembed-geoclip``) adds ``geoclip``:
+CLIP ViT-L/14's text tower followed by GeoCLIP's head, i.e. texts in GeoCLIP's location space.
 
 Every encoder has a ``space`` (the name of the embedding space its vectors live in: concept banks remember it) and an
 ``identity`` (space plus a weights hash: the cache key of :func:`encode_texts`).
@@ -195,7 +197,7 @@ class OpenCLIPTextEncoder(TextEncoder):
         self.model_name = model_name
         self.embedding_dim = int(self._embed(["a"]).shape[1])
         self.weights_id = self.backbone.identity
-        self.space = f"text:open_clip/{model_name}/{_weights_tag(pretrained, self.weights_id)}"
+        self.space = f"text:open_clip/{model_name}/{weights_tag(pretrained, self.weights_id)}"
         if model_kwargs:  # an architecture override is another model, even with the same name and tag
             self.space += "/custom-" + hashlib.sha256(repr(sorted(model_kwargs.items())).encode()).hexdigest()[:12]
 
@@ -204,49 +206,6 @@ class OpenCLIPTextEncoder(TextEncoder):
 
         with torch.inference_mode():
             return self.backbone.encode_text(texts)
-
-
-class GeoCLIPTextEncoder(TextEncoder):
-    """CLIP's text tower followed by GeoCLIP's head h1, h2: texts in GeoCLIP's location space (paper section 4.4).
-
-    With the published parts (CLIP ViT-L/14 ``openai`` and GeoCLIP's head), text vectors live in the space of the
-    pretrained ``geoclip`` location encoder, so a text bank built with this encoder can explain places directly
-    (``explain_location(..., bank=load_concept_bank("geography", text_encoder="geoclip"))``). Any other CLIP tower or
-    head gets a space of its own and is refused there.
-    """
-
-    default_prompt = "{}"  # GeoCLIP's text queries are plain phrases ("desert")
-
-    def __init__(self, *, pretrained: bool = True, clip_model: str = "ViT-L-14",
-                 clip_pretrained: str | os.PathLike | None = "openai", device: Any = None, **backbone_kwargs: Any):
-        from geoembed.image_backbones.images import get_image_backbone
-
-        self.backbone = get_image_backbone(
-            "geoclip", device=device, pretrained=pretrained, clip_model=clip_model,
-            clip_pretrained=None if clip_pretrained is None else str(clip_pretrained), **backbone_kwargs)
-        self.embedding_dim = int(self.backbone.feature_dim)
-        self.weights_id = self.backbone.identity
-        self.space = geoclip_text_space(clip_model, clip_pretrained, getattr(self.backbone, "head_weights", None),
-                                        self.weights_id, customised=bool(backbone_kwargs))
-
-    def _embed(self, texts: list[str]):
-        import torch
-
-        with torch.inference_mode():
-            return self.backbone.encode_text(texts)
-
-
-def geoclip_text_space(clip_model: str, clip_pretrained: Any, head_weights: Any, weights_id: str, *,
-                       customised: bool = False) -> str:
-    """GeoCLIP's location space for the published parts (CLIP ViT-L/14 ``openai`` + the MP-16 head), else a space of
-    its own: only the published pair was trained to land text next to GeoCLIP's location embeddings."""
-    from geoembed_geoclip.weights import IMAGE_HEAD_MP16, LOCATION_ENCODER_MP16
-
-    published = (clip_model == "ViT-L-14" and str(clip_pretrained) == "openai" and not customised
-                 and head_weights is not None and head_weights.sha256 == IMAGE_HEAD_MP16.sha256)
-    if published:
-        return f"location:{LOCATION_ENCODER_MP16.name}"
-    return f"text:geoclip-head/{clip_model}/{_weights_tag(clip_pretrained, weights_id)}"
 
 
 # -- factories registered as entry points ---------------------------------------------------------------------------
@@ -276,14 +235,6 @@ def open_clip_text_encoder(model_name: str = "ViT-B-32", pretrained: str | os.Pa
                            device: Any = None, **model_kwargs: Any) -> OpenCLIPTextEncoder:
     """An open_clip text tower: ``create_text_encoder("open_clip", model_name="ViT-B-32", pretrained="openai")``."""
     return OpenCLIPTextEncoder(model_name, pretrained, device=device, **model_kwargs)
-
-
-def geoclip_text_encoder(*, pretrained: bool = True, clip_model: str = "ViT-L-14",
-                         clip_pretrained: str | os.PathLike | None = "openai", device: Any = None,
-                         **backbone_kwargs: Any) -> GeoCLIPTextEncoder:
-    """Texts into GeoCLIP's location space (CLIP ViT-L/14 text tower + GeoCLIP's head); needs the CLIP weights."""
-    return GeoCLIPTextEncoder(pretrained=pretrained, clip_model=clip_model, clip_pretrained=clip_pretrained,
-                              device=device, **backbone_kwargs)
 
 
 # -- cached encoding ----------------------------------------------------------------------------------------------------
@@ -334,8 +285,11 @@ def _folder_weights_hash(folder: Path) -> str:
     return f"folder:{folder.resolve()}"
 
 
-def _weights_tag(pretrained: Any, weights_id: str) -> str:
-    """A short name of CLIP weights for a space: the tag, ``file-<sha256>`` for a file, ``random-<hash>`` for none."""
+def weights_tag(pretrained: Any, weights_id: str) -> str:
+    """A short name of CLIP weights for a space: the tag, ``file-<sha256>`` for a file, ``random-<hash>`` for none.
+
+    Text encoders of plugins built on a CLIP tower name their spaces with it too (e.g. GeoCLIP's text encoder).
+    """
     if pretrained is None or pretrained is False:
         return "random-" + hashlib.sha256(weights_id.encode()).hexdigest()[:12]
     path = Path(str(pretrained)).expanduser()

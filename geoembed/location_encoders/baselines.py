@@ -8,7 +8,9 @@ plugin, so benchmarks and users pick them by name:
 - ``sphere_harmonics``: real spherical harmonics up to ``degree`` (``(degree + 1)**2`` features), the smooth
   orthonormal basis on the sphere that SatCLIP and Rußwurm et al. (ICLR 2024) build on.
 - ``rff``: untrained random Fourier features of the unit vector at several scales (seeded).
-- ``geoclip-random``: GeoCLIP's architecture with random weights; the gap to ``geoclip`` is what pretraining buys.
+
+Plugins add baselines of their own the same way, e.g. ``geoclip-random`` (GeoCLIP's architecture with random weights)
+from the GeoCLIP plugin.
 """
 
 from __future__ import annotations
@@ -166,21 +168,3 @@ def sphere_harmonics(degree: int = 10) -> SphericalHarmonicsEncoder:
 def rff(sigmas: Sequence[float] = (1.0, 4.0, 16.0), frequencies: int = 128, seed: int = 0) -> RandomFourierFeaturesEncoder:
     """Factory of ``"rff"`` (768 features by default)."""
     return RandomFourierFeaturesEncoder(sigmas=sigmas, frequencies=frequencies, seed=seed)
-
-
-@with_card(ModelCard(
-    family="GeoCLIP (random weights)",
-    embedding_dim=512,
-    input_convention="(lat, lon) degrees, Equal Earth projected and scaled inside the model",
-    training_data="none (seeded random weights)",
-    license="MIT",
-    citation=("Vivanco Cepeda, V., Nayak, G. K., Shah, M. GeoCLIP: Clip-Inspired Alignment between Locations and "
-              "Images for Effective Worldwide Geo-localization. NeurIPS 2023. arXiv:2309.16020"),
-    hyperparameters={"sigmas": (1, 16, 256), "seed": 0},
-    description="GeoCLIP's architecture with random weights; the gap to geoclip is what pretraining buys.",
-))
-def geoclip_random(seed: int = 0) -> LocationEncoder:
-    """Factory of ``"geoclip-random"``: GeoCLIP's architecture, seeded random weights (built through the registry)."""
-    from geoembed.registry import create_location_encoder
-
-    return create_location_encoder("geoclip", pretrained=False, seed=seed)

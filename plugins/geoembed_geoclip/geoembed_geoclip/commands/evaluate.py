@@ -1,4 +1,7 @@
-"""``geoembed evaluate RUN FEATURES COORDS``: image-to-GPS retrieval accuracy of a trained run."""
+"""``geoembed evaluate RUN FEATURES COORDS``: image-to-GPS retrieval accuracy of a trained run.
+
+A ``geoembed.commands`` entry point of this plugin (see :mod:`geoembed.cli` for the contract).
+"""
 
 from __future__ import annotations
 
@@ -9,16 +12,16 @@ from geoembed.commands._args import check_device, device, positive_int
 from geoembed.errors import GeoembedError
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        "evaluate",
-        help="geodesic accuracy (1/25/200/750/2500 km) of a trained run by image-to-GPS retrieval",
-        description=(
-            "Place each image of FEATURES at its most similar gallery coordinate with the model in RUN (from "
-            "geoembed train) and compare with COORDS: share within 1, 25, 200, 750 and 2500 km, and the median error."
-        ),
-        epilog="example: geoembed evaluate runs/geography test_feats.npy test_coords.npy --gallery mp16",
-    )
+name = "evaluate"
+help = "geodesic accuracy (1/25/200/750/2500 km) of a trained run by image-to-GPS retrieval"  # noqa: A001
+description = (
+    "Place each image of FEATURES at its most similar gallery coordinate with the model in RUN (from "
+    "geoembed train) and compare with COORDS: share within 1, 25, 200, 750 and 2500 km, and the median error."
+)
+epilog = "example: geoembed evaluate runs/geography test_feats.npy test_coords.npy --gallery mp16"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", metavar="RUN", help="training run folder")
     parser.add_argument("features", metavar="FEATURES", help=".npy image features, (N, F) or (N, P, F)")
     parser.add_argument("coordinates", metavar="COORDS", help=".npy [lat, lon] rows, or a points file")
@@ -32,8 +35,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--top", type=positive_int, default=5, help="concepts shown per image with --explain")
     parser.add_argument("--device", type=device, default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    parser.set_defaults(func=run)
-    return parser
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,4 +1,7 @@
-"""``geoembed train FEATURES COORDS -o RUN``: train GeoCLIP or concept-aware GeoCLIP on precomputed image features."""
+"""``geoembed train FEATURES COORDS -o RUN``: train GeoCLIP or concept-aware GeoCLIP on precomputed image features.
+
+A ``geoembed.commands`` entry point of this plugin (see :mod:`geoembed.cli` for the contract).
+"""
 
 from __future__ import annotations
 
@@ -8,19 +11,19 @@ from geoembed.commands._args import check_device, device, positive_int
 from geoembed.errors import GeoembedError
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        "train",
-        help="train (concept-aware) GeoCLIP on precomputed image features and their coordinates",
-        description=(
-            "Train GeoCLIP's image head and location encoder, by default with the Concept-Aware Alignment Module, "
-            "from FEATURES (.npy, (N, F) or (N, P, F) for P augmented views; memory-mapped) and COORDS (.npy (N, 2) "
-            "lat, lon, or a points file). Defaults follow the GeoCLIP paper (Adam 3e-5, weight decay 1e-6, x0.87 per "
-            "epoch, batch 512, queue 4096, GPS noise 150 m / 1000 m, temperature 0.07). Writes RUN/config.json, "
-            "model.safetensors, a resumable checkpoint and metrics.json/metrics.csv."
-        ),
-        epilog="example: geoembed train feats.npy coords.npy -o runs/geography --bank geography --epochs 10",
-    )
+name = "train"
+help = "train (concept-aware) GeoCLIP on precomputed image features and their coordinates"  # noqa: A001
+description = (
+    "Train GeoCLIP's image head and location encoder, by default with the Concept-Aware Alignment Module, "
+    "from FEATURES (.npy, (N, F) or (N, P, F) for P augmented views; memory-mapped) and COORDS (.npy (N, 2) "
+    "lat, lon, or a points file). Defaults follow the GeoCLIP paper (Adam 3e-5, weight decay 1e-6, x0.87 per "
+    "epoch, batch 512, queue 4096, GPS noise 150 m / 1000 m, temperature 0.07). Writes RUN/config.json, "
+    "model.safetensors, a resumable checkpoint and metrics.json/metrics.csv."
+)
+epilog = "example: geoembed train feats.npy coords.npy -o runs/geography --bank geography --epochs 10"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("features", metavar="FEATURES", help=".npy image features")
     parser.add_argument("coordinates", metavar="COORDS", help=".npy [lat, lon] rows, or a points file")
     parser.add_argument("-o", "--output", required=True, metavar="RUN", help="run folder (created)")
@@ -66,8 +69,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     schedule.add_argument("--no-amp", dest="amp", action="store_const", const=False,
                           help="no bfloat16 mixed precision on CUDA")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    parser.set_defaults(func=run)
-    return parser
 
 
 OPTIONS = ("image_head", "location_encoder", "train_location", "center_concepts", "temperature", "divergence",
