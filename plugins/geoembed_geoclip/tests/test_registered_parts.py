@@ -28,7 +28,7 @@ TINY_CLIP = dict(
 
 def test_every_declared_entry_point_loads_and_keeps_its_contract(declared):
     assert set(declared) == {"geoembed.location_encoders", "geoembed.image_backbones", "geoembed.text_encoders",
-                             "geoembed.concept_banks", "geoembed.commands"}
+                             "geoembed.concept_banks", "geoembed.commands", "geoembed.galleries"}
     for group, names in declared.items():
         reg = registry.REGISTRIES[group]
         for name, target in names.items():
