@@ -349,9 +349,9 @@ def test_the_build_refuses_north_carolina_in_a_projected_crs():
     bt, src = _sources_or_skip("libpysal", "bokeh_sampledata")
     # the shapefile's degrees taken for NC State Plane metres: the counties land a few hundred metres from the
     # projection's false origin, in the Atlantic
-    wrong = Task(name="nc_sids_rate", **bt.build_nc_sids_rate(src, crs="EPSG:32119"))
+    wrong = Task(name="nc_nonwhite_births", **bt.build_nc_nonwhite_births(src, crs="EPSG:32119"))
     with pytest.raises(TaskGateError) as info:
-        assert_task(wrong, context=bt.source_context("nc_sids_rate", src))
+        assert_task(wrong, context=bt.source_context("nc_nonwhite_births", src))
     assert "region" in str(info.value) and "source" in str(info.value)
 
 

@@ -43,6 +43,10 @@ def elevation() -> Task:
     return load_shipped_task('elevation')
 
 
+def south_america_elevation() -> Task:
+    return load_shipped_task('south_america_elevation')
+
+
 def us_airport_elevation() -> Task:
     return load_shipped_task('us_airport_elevation')
 
@@ -71,8 +75,8 @@ def city_population() -> Task:
     return load_shipped_task('city_population')
 
 
-def us_timezone() -> Task:
-    return load_shipped_task('us_timezone')
+def europe_place_population() -> Task:
+    return load_shipped_task('europe_place_population')
 
 
 def income_group() -> Task:
@@ -119,17 +123,13 @@ def georgia_bachelors() -> Task:
     return load_shipped_task('georgia_bachelors')
 
 
-def nc_sids_rate() -> Task:
-    return load_shipped_task('nc_sids_rate')
-
-
-def stl_homicide_rate() -> Task:
-    return load_shipped_task('stl_homicide_rate')
-
-
-def montreal_carshare() -> Task:
-    return load_shipped_task('montreal_carshare')
+def nc_nonwhite_births() -> Task:
+    return load_shipped_task('nc_nonwhite_births')
 
 
 def montreal_election() -> Task:
     return load_shipped_task('montreal_election')
+
+
+def montreal_vote_share() -> Task:
+    return load_shipped_task('montreal_vote_share')
