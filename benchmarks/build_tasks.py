@@ -1473,7 +1473,9 @@ def build_nc_nonwhite_births(src: Sources, crs: str = SIDS_CRS) -> dict:
         sampling="All 100 counties of libpysal's 'sids2' example; the shapefile has no .prj: its degrees are read as "
                  "NAD27 longitude/latitude (EPSG:4267), which the region gate checks against the state outline.",
         provenance=provenance(
-            "libpysal", SIDS_FILE, name="North Carolina SIDS data 1974-78 and 1979-84 (Cressie 1993)", **LIBPYSAL,
+            "libpysal", SIDS_FILE, name="North Carolina SIDS data 1974-78 and 1979-84 (Cressie 1993)",
+            **{**LIBPYSAL, "license": "BSD-3-Clause (libpysal); North Carolina vital statistics as compiled by "
+                                     "Cressie (1993): the original terms are not stated"},
             citation="Cressie, N. (1993). Statistics for Spatial Data, revised ed. Wiley; Symons, M., Grimson, R., "
                      "Yuan, Y. (1983). Clustering of rare events. Biometrics 39, 193-205."),
         block_size_deg=0.5,
@@ -1506,7 +1508,9 @@ def build_mexico_gdp_per_capita(src: Sources) -> dict:
                  "WGS84 longitude/latitude (EPSG:4326), which the region gate checks against Mexico's outline; "
                  "simplified with a 0.01 deg tolerance.",
         provenance=provenance(
-            "libpysal", MEXICO_FILE, name="Mexican state per-capita GDP 1940-2000 (Rey & Sastre-Gutierrez)", **LIBPYSAL,
+            "libpysal", MEXICO_FILE, name="Mexican state per-capita GDP 1940-2000 (Rey & Sastre-Gutierrez)",
+            **{**LIBPYSAL, "license": "BSD-3-Clause (libpysal); compiled from INEGI state accounts, whose terms "
+                                     "libpysal does not state"},
             citation="Rey, S. J., Sastre-Gutierrez, M. L. (2010). Interregional inequality dynamics in Mexico. "
                      "Spatial Economic Analysis 5, 277-298."),
         block_size_deg=3.0,
