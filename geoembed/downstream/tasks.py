@@ -25,6 +25,7 @@ TARGET_TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "sqrt": np.sqrt,
 }
 DEFAULT_METRICS = {"regression": ("r2", "mae", "rmse"), "classification": ("accuracy", "macro_f1")}
+FAMILIES = ("environmental", "socioeconomic", "land_ecology")
 GLOBAL_BLOCK_DEG = 15.0
 TASKS_PACKAGE_DIR = ("data", "tasks")
 
@@ -47,6 +48,10 @@ class Task:
         units: units of the target before ``target_transform`` (for reports).
         gates: the data gates the task declares, ``{gate name: parameters}`` (documented region, value range,
             land, source agreement...; see :mod:`geoembed.downstream.gates`); run by the task build and the tests.
+        sources: provenance source ids of the data the targets and geometries come from (``"era5-climatology"``,
+            ``"natural-earth-110m-admin0"``...); the benchmark's leakage guard compares them with the
+            ``training_sources`` of each encoder's model card.
+        family: ``"environmental"``, ``"socioeconomic"`` or ``"land_ecology"`` (leaderboard grouping), or ``""``.
     """
 
     name: str
@@ -62,8 +67,11 @@ class Task:
     provenance: dict = field(default_factory=dict)
     units: str = ""
     gates: dict = field(default_factory=dict)
+    sources: tuple[str, ...] = ()
+    family: str = ""
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "sources", _source_ids(self.name, self.sources))
         validate_task(self)
         if not self.metrics:
             object.__setattr__(self, "metrics", DEFAULT_METRICS[self.kind])
@@ -99,8 +107,20 @@ class Task:
             "description": self.description, "sampling": self.sampling, **{k: self.provenance.get(k, "")
                                                                           for k in ("source", "license", "citation")},
             "documented_region": self.gates.get("region", {}).get("name", ""),
+            "family": self.family, "sources": list(self.sources),
             "value_range": [self.gates["values"][k] for k in ("min", "max") if k in self.gates.get("values", {})],
         }
+
+
+def _source_ids(name: str, sources) -> tuple[str, ...]:
+    if isinstance(sources, str):
+        sources = (sources,)
+    ids = tuple(sources or ())
+    bad = [s for s in ids if not isinstance(s, str) or not s or s != s.strip().lower() or " " in s]
+    if bad:
+        raise ValueError(f"Task {name!r}: sources must be lower-case provenance ids without spaces (e.g. "
+                         f"'era5-climatology'), got {bad!r}.")
+    return ids
 
 
 def default_block_size(latlon: np.ndarray) -> float:
@@ -131,6 +151,8 @@ def validate_task(task: Task) -> None:
 
     if task.kind not in KINDS:
         raise ValueError(f"Task {task.name!r}: kind must be one of {KINDS}, got {task.kind!r}.")
+    if task.family and task.family not in FAMILIES:
+        raise ValueError(f"Task {task.name!r}: family must be one of {FAMILIES} (or empty), got {task.family!r}.")
     if not isinstance(task.data, gpd.GeoDataFrame):
         raise TypeError(f"Task {task.name!r}: data must be a GeoDataFrame, got {type(task.data).__name__}.")
     if task.target not in task.data.columns:
@@ -202,6 +224,8 @@ def register_task(
     provenance: dict | None = None,
     units: str = "",
     gates: dict | None = None,
+    sources: tuple[str, ...] = (),
+    family: str = "",
     overwrite: bool = False,
 ) -> Task:
     """Register a benchmark task built from a GeoDataFrame (validated now, not at benchmark time).
@@ -209,7 +233,9 @@ def register_task(
     >>> register_task(name="my_task", data=gdf, target="income", kind="regression")   # doctest: +SKIP
 
     A ready :class:`Task` may be passed as ``data`` (then leave ``target``/``kind`` out). ``gates`` declares data
-    checks (:mod:`geoembed.downstream.gates`) that :func:`geoembed.downstream.gates.check_task` runs. Returns the task.
+    checks (:mod:`geoembed.downstream.gates`) that :func:`geoembed.downstream.gates.check_task` runs; ``sources``
+    names the provenance ids of the data (for the leakage guard) and ``family`` one of :data:`FAMILIES`. Returns the
+    task.
     """
     if isinstance(data, Task):
         task = data
@@ -219,7 +245,8 @@ def register_task(
                             "'classification').")
         task = Task(name=name, data=data, target=target, kind=kind, metrics=tuple(metrics),
                     target_transform=target_transform, block_size_deg=block_size_deg, description=description,
-                    sampling=sampling, provenance=dict(provenance or {}), units=units, gates=dict(gates or {}))
+                    sampling=sampling, provenance=dict(provenance or {}), units=units, gates=dict(gates or {}),
+                    sources=tuple(sources), family=family)
     task_registry.register(name, lambda: task, overwrite=overwrite)
     return task
 
@@ -270,5 +297,6 @@ def load_shipped_task(name: str) -> Task:
         target_transform=entry.get("target_transform"), block_size_deg=entry["block_size_deg"],
         description=entry["description"], sampling=entry["sampling"], version=entry["version"],
         provenance=entry["provenance"], units=entry.get("units", ""), gates=entry.get("gates", {}),
+        sources=tuple(entry.get("sources", ())), family=entry.get("family", ""),
     )
 
