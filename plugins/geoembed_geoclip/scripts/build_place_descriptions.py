@@ -507,6 +507,9 @@ def run_gates(df: pd.DataFrame, readers: Readers, *, seed: int, n_check: int = 2
           "EPSG:4326 ranges; every land/coast row on land (global-land-mask, installed package); populated places "
           "at their GeoNames coordinates and >= 99% on land or within 2 km of it (piers, islets below the mask's "
           "1 km cells)")
+    if problems:  # the sources cannot be read at impossible coordinates: report and stop here
+        g.add("source_gates", False, "not run: the coordinates failed")
+        return g
     coast = df[df["kind"] == "coast"]
     g.add("coast_rows_near_sea", bool((coast["coast_distance_km"] <= COAST_KM).all()),
           f"coast rows: coast_distance_km max {coast['coast_distance_km'].max():.2f} (<= {COAST_KM})")
