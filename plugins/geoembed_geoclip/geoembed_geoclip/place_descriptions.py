@@ -83,7 +83,8 @@ LAND_COVER_PHRASES: dict[str, tuple[str, ...]] = {
     "permanent wetland": ("permanent wetland", "marshy wetland"),
     "cropland": ("cropland", "cultivated fields"),
     "urban": ("built-up urban land", "built-up land"),
-    "cropland/natural mosaic": ("a mosaic of crops and natural vegetation", "a patchwork of fields and natural vegetation"),
+    "cropland/natural mosaic": ("a mosaic of crops and natural vegetation",
+                                "a patchwork of fields and natural vegetation"),
     "snow and ice": ("permanent snow and ice", "land under permanent snow and ice"),
     "barren": ("bare ground with almost no vegetation", "barren land"),
 }
@@ -396,7 +397,8 @@ def _landscape_sentence(row: Mapping, rnd: random.Random) -> str:
     elif d <= 1000:
         coast = rnd.choice([f"{fmt_km(d)} from the sea", f"{fmt_km(d)} from the coast"])
     else:
-        coast = rnd.choice([f"far inland, {fmt_km(d)} from the sea", f"deep in the interior, {fmt_km(d)} from the coast"])
+        coast = rnd.choice([f"far inland, {fmt_km(d)} from the sea",
+                            f"deep in the interior, {fmt_km(d)} from the coast"])
     return rnd.choice([
         f"The land is {cover} on {terrain} at about {height}, {coast}.",
         f"Land cover: {cover}; {terrain} at about {height}, {coast}.",

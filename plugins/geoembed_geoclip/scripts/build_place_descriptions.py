@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 import zipfile
@@ -353,8 +352,8 @@ def nearest_places(cities: pd.DataFrame, latlon: np.ndarray) -> pd.DataFrame:
     from scipy.spatial import cKDTree
 
     out = {}
-    c_latlon = cities[["latitude", "longitude"]].to_numpy(dtype=float)
-    for prefix, table in (("nearest_place", cities), ("nearest_city", cities[cities["population"] >= CITY_MIN_POPULATION])):
+    big = cities[cities["population"] >= CITY_MIN_POPULATION]
+    for prefix, table in (("nearest_place", cities), ("nearest_city", big)):
         pts = table[["latitude", "longitude"]].to_numpy(dtype=float)
         chord, idx = cKDTree(unit_xyz(pts)).query(unit_xyz(latlon), workers=1)
         row = table.iloc[idx]
@@ -365,7 +364,6 @@ def nearest_places(cities: pd.DataFrame, latlon: np.ndarray) -> pd.DataFrame:
             out["nearest_place_lat"] = row["latitude"].to_numpy(dtype=float)
             out["nearest_place_lon"] = row["longitude"].to_numpy(dtype=float)
             out["nearest_place_geonameid"] = row["geonameid"].to_numpy(dtype=np.int64)
-    del c_latlon
     return pd.DataFrame(out)
 
 
@@ -386,7 +384,6 @@ def build(readers: Readers, size: str, seed: int, bar) -> tuple[pd.DataFrame, di
                    "geonames_dropped_heldout_names": int(
                        (readers.cities["population"] > 0).sum() - len(cities)), "dropped": {}}
     frames = []
-    hidden = []
     for kind in ("land", "coast", "populated"):
         if kind == "land":
             latlon = sample_land(readers, int(quota[kind] * 1.15), seed)
@@ -589,7 +586,8 @@ def run_gates(df: pd.DataFrame, readers: Readers, *, seed: int, n_check: int = 2
     # splits
     problems = pdx.split_problems(df)
     frac = df["split"].value_counts(normalize=True).to_dict()
-    g.add("split_whole_blocks", not problems and 0.05 <= frac.get("val", 0) <= 0.2 and 0.05 <= frac.get("test", 0) <= 0.2,
+    held_out_ok = 0.05 <= frac.get("val", 0) <= 0.2 and 0.05 <= frac.get("test", 0) <= 0.2
+    g.add("split_whole_blocks", not problems and held_out_ok,
           f"{df['block'].nunique()} blocks of {BLOCK_DEG:g} deg, none shared between splits; row fractions "
           f"{ {k: round(v, 3) for k, v in frac.items()} }" if not problems else "; ".join(problems[:5]))
     return g
@@ -613,9 +611,11 @@ def anchor_gate(readers: Readers) -> tuple[str, bool, str]:
     wrong = []
     for i, (name, _, _, checks) in enumerate(ANCHORS):
         v = values.iloc[i]
+        if not ok[i]:
+            wrong.append(f"{name}: a source has no value there")
         for key, want in checks.items():
-            got = {"temp": v["temp_annual_c"], "precip": v["precip_annual_mm"], "elevation": v["elevation_m"]}.get(key, None)
             if key in ("temp", "precip", "elevation"):
+                got = {"temp": v["temp_annual_c"], "precip": v["precip_annual_mm"], "elevation": v["elevation_m"]}[key]
                 good = want[0] <= got <= want[1]
             elif key == "koppen_group":
                 got = v["koppen_group"]
@@ -714,7 +714,8 @@ def manifest_for(df: pd.DataFrame, stats: dict, gates: Gates, *, size: str, seed
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--wheels", type=Path, required=True, help="folder of the source wheels (downloaded if missing)")
+    parser.add_argument("--wheels", type=Path, required=True,
+                        help="folder of the source wheels (downloaded if missing)")
     parser.add_argument("--out", type=Path, default=None,
                         help="output folder (default: <geoembed cache dir>/place_descriptions/v1/)")
     parser.add_argument("--size", choices=sorted(SIZES), default="full", help="full (240,000 rows), small (20,000), "

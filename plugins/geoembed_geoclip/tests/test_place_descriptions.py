@@ -4,10 +4,7 @@ coordinate gate fails on swapped axes, and (where the source wheels are availabl
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
-import re
-import sys
 from pathlib import Path
 
 import numpy as np
