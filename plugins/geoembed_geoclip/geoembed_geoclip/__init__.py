@@ -33,6 +33,7 @@ GEOCLIP_CARD = ModelCard(
     hyperparameters={"sigmas": (1, 16, 256), "rff_features": 256, "hidden": 1024, "precision": "float32"},
     description="Sum of three random-Fourier-feature MLP branches; the location tower of GeoCLIP.",
     homepage="https://github.com/VicenteVivan/geo-clip",
+    training_sources=("mp16",),
 )
 with_card(GEOCLIP_CARD)(geoclip_location_encoder)
 with_card(
