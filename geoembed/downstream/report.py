@@ -632,14 +632,14 @@ def plot_leaderboard_chart(board, out: Path) -> Path:
 
     labels = [f"{enc} / {probe}" for enc, probe in board.index]
     families = [c for c in board.columns if c.startswith("rank ")]
-    fig, ax = plt.subplots(figsize=(7.5, 1.2 + 0.32 * len(board)))
+    fig, ax = plt.subplots(figsize=(7.5, 2.0 + 0.32 * len(board)))
     y = np.arange(len(board))
     colours = ["#9e9e9e" if probe == BASELINE_PROBE else "#1f77b4" for _, probe in board.index]
     ax.barh(y, board["mean rank"].to_numpy(dtype=float), color=colours, height=0.6, label="overall")
     markers = ["o", "s", "^", "D", "v", "P"]
     for i, family in enumerate(families):
-        ax.scatter(board[family].to_numpy(dtype=float), y, marker=markers[i % len(markers)], zorder=3, s=22,
-                   label=family.removeprefix("rank "), edgecolor="black", linewidth=0.4)
+        ax.scatter(board[family].to_numpy(dtype=float), y, marker=markers[i % len(markers)], zorder=3, s=24,
+                   color=f"C{(i + 1) % 10}", label=family.removeprefix("rank "), edgecolor="black", linewidth=0.4)
     ax.set_yticks(y)
     ax.set_yticklabels(labels, fontsize=8)
     ax.invert_yaxis()
@@ -648,8 +648,9 @@ def plot_leaderboard_chart(board, out: Path) -> Path:
                  "family (markers)", fontsize=10, wrap=True)
     ax.grid(axis="x", color="0.9", linewidth=0.6)
     ax.set_axisbelow(True)
-    ax.legend(fontsize=7, loc="lower right", frameon=True)
-    fig.tight_layout()
+    handles, names = ax.get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=len(names), fontsize=7, frameon=False)
+    fig.tight_layout(rect=(0, 0.35 / fig.get_figheight(), 1, 1))
     save_figure(fig, out)
     plt.close(fig)
     return out
@@ -682,6 +683,10 @@ def plot_sweep_chart(sweep, out: Path) -> Path:
             if len(random):
                 ax.axhline(random["mean"].iloc[0], color=colour, linestyle=":", linewidth=0.8)
         ax.set_xscale("log")
+        ticks = sorted(data.loc[data["design"] == "spatial", "block_size_deg"].unique())
+        ax.set_xticks(ticks)
+        ax.set_xticklabels([f"{t:g}" for t in ticks], fontsize=7)
+        ax.minorticks_off()
         ax.set_title(task, fontsize=9)
         ax.set_xlabel("spatial block size (deg, log scale)", fontsize=8)
         ax.set_ylabel(METRIC_LABELS[data["metric"].iloc[0]], fontsize=8)
