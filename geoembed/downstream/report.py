@@ -728,6 +728,17 @@ def _bars(ax, data, encoders: list[str], splits: list[str], floor: float | None)
     ax.set_axisbelow(True)
 
 
+def _panels(data) -> list[tuple[str, Any]]:
+    """One chart panel per probe, each with the interpolation baselines beside the encoders (they have no probe of
+    their own); a run of baselines only gets one panel."""
+    probes = [p for p in dict.fromkeys(data["probe"]) if p != BASELINE_PROBE]
+    baselines = data[data["probe"] == BASELINE_PROBE]
+    if not probes:
+        return [("interpolation baselines", baselines)]
+    suffix = " (and the interpolation baselines)" if len(baselines) else ""
+    return [(f"{probe} probe{suffix}", data[data["probe"].isin([probe, BASELINE_PROBE])]) for probe in probes]
+
+
 def _finish(fig, axes, title: str, n_splits: int) -> None:
     """Wrapped title on top, one legend for all panels below them (never over a bar), tight layout."""
     import textwrap
@@ -752,15 +763,15 @@ def plot_task_chart(task_summary, out: Path, *, info: dict | None = None) -> Pat
     kind = task_summary["kind"].iloc[0]
     metric = PRIMARY_METRIC[kind]
     data = task_summary[task_summary["metric"] == metric]
-    probes = list(dict.fromkeys(data["probe"]))
+    panels = _panels(data)
     encoders = list(dict.fromkeys(data["encoder"]))
     splits = list(dict.fromkeys(data["split"]))
-    fig, axes = plt.subplots(1, len(probes), figsize=(1.0 + len(probes) * max(3.0, 0.55 * len(encoders) + 1.2), 3.9),
+    fig, axes = plt.subplots(1, len(panels), figsize=(1.0 + len(panels) * max(3.0, 0.55 * len(encoders) + 1.2), 3.9),
                              sharey=True, squeeze=False)
     floor = R2_FLOOR if metric == "r2" else None
-    for ax, probe in zip(axes[0], probes):
-        _bars(ax, data[data["probe"] == probe], encoders, splits, floor)
-        ax.set_title(f"{probe} probe" if probe != BASELINE_PROBE else "interpolation baselines", fontsize=10)
+    for ax, (title, subset) in zip(axes[0], panels):
+        _bars(ax, subset, encoders, splits, floor)
+        ax.set_title(title, fontsize=10)
     low = data["mean"].min()
     if metric == "r2":
         axes[0, 0].set_ylim(max(R2_FLOOR, min(0.0, low - 0.1)) - (0.05 if low < R2_FLOOR else 0), 1.0)
@@ -788,14 +799,14 @@ def plot_summary_chart(summary, out: Path) -> Path:
     n_tasks = primary["task"].nunique()
     means = primary.groupby(["encoder", "probe", "split"], sort=False)["score"].agg(["mean", "std"]).reset_index()
     means["std"] = 0.0  # the spread across tasks is not an error bar: leave it out
-    probes = list(dict.fromkeys(means["probe"]))
+    panels = _panels(means)
     encoders = list(dict.fromkeys(means["encoder"]))
     splits = list(dict.fromkeys(means["split"]))
-    fig, axes = plt.subplots(1, len(probes), figsize=(1.0 + len(probes) * max(3.0, 0.55 * len(encoders) + 1.2), 3.9),
+    fig, axes = plt.subplots(1, len(panels), figsize=(1.0 + len(panels) * max(3.0, 0.55 * len(encoders) + 1.2), 3.9),
                              sharey=True, squeeze=False)
-    for ax, probe in zip(axes[0], probes):
-        _bars(ax, means[means["probe"] == probe], encoders, splits, None)
-        ax.set_title(f"{probe} probe", fontsize=10)
+    for ax, (title, subset) in zip(axes[0], panels):
+        _bars(ax, subset, encoders, splits, None)
+        ax.set_title(title, fontsize=10)
     axes[0, 0].set_ylim(min(0.0, float(means["mean"].min()) - 0.05), 1.0)
     axes[0, 0].set_ylabel(f"mean score over {n_tasks} tasks")
     _finish(fig, axes, f"Mean score over {n_tasks} tasks per encoder and probe (R² of regression tasks, macro-F1 of "
