@@ -52,7 +52,8 @@ SOURCES: dict[str, str] = {
     "inaturalist-2021": "iNaturalist 2021 species observations with images and coordinates (TaxaBind)",
     "chelsa-v2.1": "CHELSA V2.1 monthly climatologies 1981-2010 at 30 arc-seconds (Climplicit)",
     "inaturalist-sinr": "iNaturalist presence-only observations of about 47,000 species (SINR, Cole et al. 2023)",
-    "alphaearth": "AlphaEarth Foundations' embedding field (its paper lists Sentinel-1/2, Landsat, GEDI, ERA5-Land among its inputs)",
+    "alphaearth": ("AlphaEarth Foundations' embedding field (its paper lists Sentinel-1/2, Landsat, GEDI and "
+                   "ERA5-Land among its inputs)"),
     "era5-land": "ERA5-Land monthly reanalysis (one of AlphaEarth Foundations' inputs)",
     "mindset": "MINDSET: global points with the embeddings of MIND's four teachers",
     # -- shared upstream products ----------------------------------------------------------------------------

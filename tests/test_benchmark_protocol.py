@@ -204,7 +204,7 @@ def test_provenance_catalogue_and_model_cards():
         assert sources and set(sources) <= set(SOURCES), name
 
 
-# -- summaries ----------------------------------------------------------------------------------------------------------
+# -- summaries ------------------------------------------------------------------------------------------------------
 def test_leaderboard_mean_ranks_on_a_hand_made_table():
     scores = {  # task: (family, {model: score})
         "a": ("environmental", {"m1": 0.9, "m2": 0.5, "m3": 0.1}),

@@ -290,8 +290,8 @@ def run_benchmark(
     from geoembed.progress import progress_bar
 
     per_design = len(config.probes) * len(config.seeds)
-    total = sum(_n_folds(split, config) * (per_design * len(config.encoders) + len(config.seeds) * len(config.baselines))
-                for name in config.tasks for split, _ in designs[name])
+    per_fold = per_design * len(config.encoders) + len(config.seeds) * len(config.baselines)
+    total = sum(_n_folds(split, config) * per_fold for name in config.tasks for split, _ in designs[name])
     bar = progress_bar(total=total, unit="fit", desc="benchmark", enabled=progress, leave=True)
     rows: list[dict] = []
     resumed = 0
