@@ -671,10 +671,12 @@ def plot_sweep_chart(sweep, out: Path) -> Path:
     rows = int(np.ceil(len(tasks) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.3 * rows + 0.8), squeeze=False)
     handles = {}
+    models = list(dict.fromkeys(zip(sweep["encoder"], sweep["probe"])))
+    colours = {model: f"C{i % 10}" for i, model in enumerate(models)}  # one colour per model in every panel
     for ax, task in zip(axes.ravel(), tasks):
         data = sweep[sweep["task"] == task]
-        for i, ((encoder, probe), group) in enumerate(data.groupby(["encoder", "probe"], sort=False)):
-            colour = f"C{i % 10}"
+        for (encoder, probe), group in data.groupby(["encoder", "probe"], sort=False):
+            colour = colours[(encoder, probe)]
             spatial = group[group["design"] == "spatial"].sort_values("block_size_deg")
             (line,) = ax.plot(spatial["block_size_deg"], spatial["mean"], marker="o", markersize=3, color=colour,
                               linestyle="--" if probe == BASELINE_PROBE else "-")
