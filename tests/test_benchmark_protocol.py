@@ -196,8 +196,10 @@ def test_provenance_catalogue_and_model_cards():
     with pytest.raises(ValueError, match="unknown source id 'mp-16'.*mp16"):
         ModelCard(family="x", embedding_dim=2, input_convention="x", training_data="x", license="x", citation="x",
                   training_sources=("mp-16",))
-    from geoembed.downstream.suite import task_sources
+    from geoembed.downstream.suite import encoder_training_sources, task_sources
     from geoembed.downstream.tasks import load_task
+
+    assert encoder_training_sources("geoclip") == ("mp16",) and encoder_training_sources("latlon") == ()
 
     for name in ("air_temperature", "climate_zone", "us_county_unemployment", "gdp_per_capita"):
         sources = task_sources(load_task(name))
