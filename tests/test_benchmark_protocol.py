@@ -299,3 +299,19 @@ def test_concept_folds_use_the_benchmark_blocks_across_the_antimeridian():
         blocks = protocol.block_ids(latlon, 7.0)
         for block in np.unique(blocks):
             assert len(set(folds[blocks == block])) == 1
+
+
+def test_a_task_whose_blocks_are_all_refused_still_reports(registered, tmp_path):
+    small = _points(120, seed=7, lat=(32, 34), lon=(-84, -82))  # a 2-degree region: one 10-degree block
+    small["v"] = small["lat_"]
+    big = _points(200, seed=8)
+    big["v"] = big["lat_"]
+    registered("toy_small_region", data=small, target="v", kind="regression")
+    registered("toy_global", data=big, target="v", kind="regression")
+    results = run_benchmark(tasks=["toy_small_region", "toy_global"], encoders=["xyz"], probes=["linear"],
+                            n_splits=3, protocol="coordbench", output=tmp_path, progress=False)
+    assert set(results.query("task == 'toy_small_region'")["split"]) == {"random"}  # spatial refused, random run
+    board = pd.read_csv(tmp_path / "leaderboard.csv")
+    assert (board["tasks"] == 1).all()  # every column averages the tasks with a spatial score
+    text = (tmp_path / "report.md").read_text()
+    assert "| toy_small_region | 10 | 1 | 1.00 | refused |" in text

@@ -121,12 +121,17 @@ def leaderboard(summary, *, results=None, include_leaky: bool = False):
     wide = _wide(primary, ["task", "encoder", "probe"])
     splits = [s for s in ("spatial", "random", "holdout") if s in wide.columns]
     first = splits[0]
+    # every column averages the same tasks: those with a first-split score (a task whose spatial blocks were all
+    # refused by the saturation check has none, and is reported in the block-size table instead)
+    scored_tasks = wide[first].dropna().index.get_level_values("task").unique()
+    wide = wide[wide.index.get_level_values("task").isin(scored_tasks)]
+    primary = primary[primary["task"].isin(scored_tasks)]
     levels = ["encoder", "probe"]
     board = wide.groupby(level=levels, sort=False)[splits].mean()
     board.columns = [f"{c} CV" for c in board.columns]
     if results is not None:
         rows = primary_rows(headline(results, include_leaky=include_leaky))
-        rows = rows[rows["split"] == first]
+        rows = rows[(rows["split"] == first) & rows["task"].isin(scored_tasks)]
         intervals = {}
         for (encoder, probe), group in rows.groupby(["encoder", "probe"], sort=False):
             intervals[(encoder, probe)] = _mixed_ci(group)
@@ -183,6 +188,8 @@ def best_per_task(summary):
     first = [s for s in ("spatial", "random", "holdout") if s in wide.columns][0]
     rows = {}
     for task, group in wide.groupby(level="task", sort=False):
+        if group[first].isna().all():  # its spatial blocks were all refused: nothing to rank under that split
+            continue
         ranked = group.sort_values(first, ascending=False)
         (_, encoder, probe), top = ranked.index[0], ranked.iloc[0]
         row = {"metric": METRIC_LABELS[primary.loc[primary["task"] == task, "metric"].iloc[0]],
@@ -233,7 +240,9 @@ def headline_table(summary, probe: str | None = None):
             row[encoder] = values[0] + (f" ({', '.join(values[1:])})" if len(values) > 1 else "")
         if "spatial" in splits and "random" in splits:
             by_split = group.pivot_table(index="encoder", columns="split", values="mean", aggfunc="first")
-            row["leakage gap"] = float((by_split["random"] - by_split["spatial"]).mean())
+            # a task whose spatial blocks were all refused (saturation check) has no spatial score: no gap
+            row["leakage gap"] = (float((by_split["random"] - by_split["spatial"]).mean())
+                                  if {"random", "spatial"} <= set(by_split.columns) else np.nan)
         table[task] = row
     frame = pd.DataFrame.from_dict(table, orient="index")
     frame.index.name = "task"
