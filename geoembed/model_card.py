@@ -18,6 +18,7 @@ per registered name:
         citation="Doe, J. MyEncoder. NeurIPS 2030.",
         weights=MY_WEIGHTS_RECORD,      # a geoembed.weights.WeightsRecord; None (or ()) when there are no weights
         hyperparameters={"frequencies": 64},
+        training_sources=("mp16",),     # ids of geoembed.provenance.SOURCES (the benchmark's leakage guard)
     )
 
     @with_card(MY_CARD)
@@ -31,6 +32,9 @@ Conventions every card follows:
 - ``weights`` lists the :class:`~geoembed.weights.WeightsRecord` (s) the factory loads by default. A card with
   weights is *pretrained*; baselines and random-weight variants have none (``training_data`` then says "none").
 - ``embedding_dim`` is the width the factory builds by default, or None when it depends on options.
+- ``training_sources`` names the data the weights were trained on as ids of :data:`geoembed.provenance.SOURCES`
+  (empty for untrained encoders). The benchmark leaves out of its headline comparisons every task built from one of
+  them (see :func:`geoembed.provenance.shared_sources`).
 
 A factory without a card still works everywhere; it is listed as "no card" and counts as not pretrained.
 """
@@ -69,6 +73,8 @@ class ModelCard:
         description: one sentence on what the embedding is.
         homepage: the project's code or page.
         notes: anything a user must know (known limitations, what was verified and what was not).
+        training_sources: ids (:data:`geoembed.provenance.SOURCES`) of the data the weights were trained on; checked
+            against that catalogue. Empty for encoders without trained weights.
     """
 
     family: str
@@ -82,6 +88,7 @@ class ModelCard:
     description: str = ""
     homepage: str = ""
     notes: str = ""
+    training_sources: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         weights = self.weights
@@ -95,6 +102,10 @@ class ModelCard:
             raise TypeError(f"ModelCard {self.family!r}: weights must be WeightsRecord objects, got {weights!r}.")
         object.__setattr__(self, "weights", weights)
         object.__setattr__(self, "hyperparameters", dict(self.hyperparameters))
+        from geoembed.provenance import check_sources
+
+        object.__setattr__(self, "training_sources",
+                           check_sources(self.training_sources, what=f"ModelCard {self.family!r}: training_sources"))
         if self.embedding_dim is not None and (
             isinstance(self.embedding_dim, bool) or not isinstance(self.embedding_dim, int) or self.embedding_dim < 1
         ):
@@ -136,6 +147,7 @@ class ModelCard:
             "description": self.description,
             "homepage": self.homepage,
             "notes": self.notes,
+            "training_sources": list(self.training_sources),
         }
 
 

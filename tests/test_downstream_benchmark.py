@@ -334,10 +334,11 @@ def two_tasks(registered):
 
 def test_run_benchmark_tidy_results_reports_and_resume(two_tasks, tmp_path):
     out = tmp_path / "bench"
-    results = run_benchmark(tasks=["toy_*"], encoders=["xyz", "latlon"], probes=["knn"],
+    results = run_benchmark(tasks=["toy_*"], encoders=["xyz", "latlon"], probes=["knn"], baselines=(),
                             splits=["spatial", "random"], n_splits=3, seeds=[0, 1], output=out, progress=False)
-    assert list(results.columns) == ["task", "kind", "encoder", "split", "probe", "seed", "fold", "n_train",
-                                     "n_test", "metric", "value", "fit_seconds", "params"]
+    assert list(results.columns) == ["task", "kind", "family", "encoder", "split", "block_size_deg", "n_blocks",
+                                     "saturated", "buffer_km", "probe", "seed", "fold", "n_train", "n_test",
+                                     "train_kept", "sweep", "leak_sources", "metric", "value", "fit_seconds", "params"]
     # per task: 2 encoders x 2 splits x 1 probe x 2 seeds x 3 folds, times 3 (regression) or 2 (classification) metrics
     assert len(results) == 2 * 2 * 2 * 3 * (3 + 2)
     temp = results[(results.task == "toy_temperature") & (results.encoder == "xyz") & (results.metric == "r2")
@@ -358,7 +359,7 @@ def test_run_benchmark_tidy_results_reports_and_resume(two_tasks, tmp_path):
     assert "Every map shows the same model, **" in text  # and the mapped model is named, with the reason
     assert (out / "leaderboard.csv").is_file()
     # resume: nothing is recomputed (fit_seconds are read back), and the numbers are the same
-    again = run_benchmark(tasks=["toy_*"], encoders=["xyz", "latlon"], probes=["knn"],
+    again = run_benchmark(tasks=["toy_*"], encoders=["xyz", "latlon"], probes=["knn"], baselines=(),
                           splits=["spatial", "random"], n_splits=3, seeds=[0, 1], output=out, progress=False)
     pd.testing.assert_frame_equal(again.reset_index(drop=True), results.reset_index(drop=True))
     lines = (out / "cells.jsonl").read_text().splitlines()
@@ -406,7 +407,7 @@ def test_an_interrupted_run_resumes_where_it_stopped(two_tasks, tmp_path):
     with open(out / "cells.jsonl", "a") as f:
         f.write('{"key": ["toy_temperature", "latlon", "spat')  # a line cut short by a crash
     results = run_benchmark(tasks=["toy_temperature"], encoders=["xyz", "latlon"], probes=["linear"], n_splits=3,
-                            output=out, progress=False)
+                            output=out, progress=False, baselines=())
     assert set(results["encoder"]) == {"xyz", "latlon"} and len(results) == 2 * 2 * 3 * 3
     exact = results.query("encoder == 'xyz' and metric == 'r2'")["value"]
     assert exact.min() > 0.99  # the target is linear in the unit vector: ridge on xyz recovers it in every fold
@@ -424,7 +425,7 @@ def test_edited_task_data_is_never_served_from_old_cells(registered, tmp_path):
     gdf = _points(60, seed=5)
     gdf["v"] = gdf["lat_"]
     options = dict(tasks=["toy_edit"], encoders=["latlon"], probes=["knn"], splits=["random"], n_splits=2,
-                   output=tmp_path, progress=False)
+                   output=tmp_path, progress=False, baselines=())
     registered("toy_edit", data=gdf, target="v", kind="regression")
     before = run_benchmark(**options)
     registered("toy_edit", data=gdf.assign(v=-gdf["lat_"] * 3), target="v", kind="regression", overwrite=True)
@@ -453,7 +454,7 @@ def test_polygon_task_in_the_benchmark(registered):
     grid = [shapely.box(lon, lat, lon + 4, lat + 4) for lat in range(-40, 40, 8) for lon in range(-160, 160, 16)]
     gdf = gpd.GeoDataFrame({"v": [g.centroid.y for g in grid]}, geometry=grid, crs="EPSG:4326")
     registered("toy_polygons", data=gdf, target="v", kind="regression")
-    results = run_benchmark(tasks=["toy_polygons"], encoders=["xyz"], probes=["linear"],
+    results = run_benchmark(tasks=["toy_polygons"], encoders=["xyz"], probes=["linear"], baselines=(),
                             splits=["random", "holdout"], n_splits=3, n_points=4, progress=False)
     assert results.query("metric == 'r2'")["value"].mean() > 0.8
     holdout = results.query("split == 'holdout' and metric == 'r2'")

@@ -200,12 +200,15 @@ class GeodataEvaluation:
 
 def spatial_block_folds(latlon: np.ndarray, *, n_folds: int = 5, block_deg: float = 10.0, seed: int = 0) -> np.ndarray:
     """A fold id per point: ``block_deg`` x ``block_deg`` lat/lon blocks are dealt at random into ``n_folds`` folds,
-    so a test place never shares its block with a training place (spatial cross-validation)."""
+    so a test place never shares its block with a training place (spatial cross-validation).
+
+    The blocks are the benchmark's (:func:`geoembed.downstream.protocol.block_ids`): longitudes wrap, so 180 and -180
+    are one meridian and no sliver column is left at the antimeridian."""
+    from geoembed.downstream.protocol import block_ids
+
     if n_folds < 2:
         raise ValueError(f"n_folds must be at least 2, got {n_folds}.")
-    rows = np.floor((np.asarray(latlon)[:, 0] + 90.0) / block_deg).astype(np.int64)
-    cols = np.floor((np.asarray(latlon)[:, 1] + 180.0) / block_deg).astype(np.int64)
-    block = rows * 10_000 + cols
+    block = block_ids(np.asarray(latlon, dtype=np.float64), block_deg)
     unique_blocks, inverse = np.unique(block, return_inverse=True)
     rng = np.random.default_rng(seed)
     block_fold = rng.permutation(len(unique_blocks)) % n_folds

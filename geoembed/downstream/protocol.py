@@ -27,10 +27,27 @@ in target units.
 
 Inner CV scores: R2 for regression, macro-F1 for classification (the suite's primary metrics); the linear
 classifier keeps LogisticRegressionCV's log loss.
+
+Around the folds:
+
+- **Block-size sweep** (:data:`DEFAULT_BLOCK_SWEEP`): the spatial split at several block sizes, because one size
+  saturates on regional data (a 15-degree block holds all of Georgia). :func:`check_blocks` is the saturation check:
+  a size that leaves fewer blocks with data than folds is *refused* (no folds can be made), one that leaves fewer
+  than :data:`SATURATION_BLOCKS_PER_FOLD` blocks per fold, or one block holding more than a fold's share of the rows,
+  is *flagged* (its folds are few, uneven blocks, and its scores noisy).
+- **Buffered exclusion** (:func:`buffer_training_rows`): per fold, training rows within ``buffer_km`` great-circle
+  kilometres of any test row are dropped, so that no training row sits next door to a test row even across a block
+  edge (or in a random split); the kept fraction is recorded on every result row.
+
+Presets (:data:`PROTOCOLS`): ``"default"`` is the protocol above; ``"coordbench"`` follows CoordBench
+(torchgeo-bench): closed-form ridge over alphas 1e-4..1e6 (efficient leave-one-out, :class:`~sklearn.linear_model.
+RidgeCV` / :class:`~sklearn.linear_model.RidgeClassifierCV`), kNN with k = 5 (uniform weights, Euclidean distance on
+standardised features), 10-degree blocks for every task, R2 floored at -1 in summaries, no MLP.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -57,6 +74,39 @@ MLP_EARLY_STOPPING_ROWS = 1000
 MLP_FINALISTS = 2  # candidates scored on every inner fold after the first fold has ranked them all
 INNER_SCORING = {"regression": "r2", "classification": "f1_macro"}
 INNER_CV = 3  # folds of the inner cross-validation that picks every probe's hyper-parameters
+DEFAULT_BLOCK_SWEEP = (1.0, 2.0, 5.0, 10.0, 20.0, 40.0)  # degrees; the random split is the sweep's other end
+SATURATION_BLOCKS_PER_FOLD = 2  # fewer blocks with data per fold than this flags a block size as saturated
+COORDBENCH_ALPHAS = tuple(np.logspace(-4, 6, 11))
+
+
+@dataclass(frozen=True)
+class ProtocolSettings:
+    """The settings of a protocol preset (see :data:`PROTOCOLS`)."""
+
+    name: str
+    probes: tuple[str, ...]
+    block_size_deg: float | None  # None: each task's own block size
+    ridge_alphas: tuple[float, ...] = RIDGE_ALPHAS
+    closed_form_linear: bool = False  # True: ridge (and ridge classifier) by efficient leave-one-out only
+    knn_neighbours: tuple[int, ...] = KNN_NEIGHBOURS
+    knn_metrics: tuple[str, ...] = KNN_METRICS
+    knn_weights: str = "distance"
+    r2_floor: float = -1.0
+
+
+PROTOCOLS: dict[str, ProtocolSettings] = {
+    "default": ProtocolSettings("default", probes=PROBES, block_size_deg=None),
+    "coordbench": ProtocolSettings("coordbench", probes=("linear", "knn"), block_size_deg=10.0,
+                                   ridge_alphas=COORDBENCH_ALPHAS, closed_form_linear=True, knn_neighbours=(5,),
+                                   knn_metrics=("euclidean",), knn_weights="uniform"),
+}
+
+
+def protocol_settings(name: str) -> ProtocolSettings:
+    """The preset called ``name`` (``"default"`` or ``"coordbench"``)."""
+    if name not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {sorted(PROTOCOLS)}, got {name!r}.")
+    return PROTOCOLS[name]
 
 
 def block_ids(latlon: np.ndarray, block_size_deg: float) -> np.ndarray:
@@ -77,6 +127,39 @@ def block_ids(latlon: np.ndarray, block_size_deg: float) -> np.ndarray:
     n_cols = max(1, int(np.floor(360.0 / block_size_deg + 1e-9)))
     cols = np.floor(np.mod(latlon[:, 1] + 180.0, 360.0) / (360.0 / n_cols)).astype(np.int64) % n_cols
     return rows * 100_000 + cols
+
+
+def check_blocks(latlon: np.ndarray, block_size_deg: float, n_splits: int) -> dict:
+    """The saturation check of one block size: ``{"block_size_deg", "n_blocks", "largest_block_share", "status",
+    "reason"}`` with status ``"ok"``, ``"flagged"`` (fewer than :data:`SATURATION_BLOCKS_PER_FOLD` blocks per fold, or
+    one block holding more than a fold's share of the rows) or ``"refused"`` (fewer blocks than folds)."""
+    groups = block_ids(latlon, block_size_deg)
+    _, counts = np.unique(groups, return_counts=True)
+    n_blocks, share = len(counts), float(counts.max() / counts.sum())
+    status, reason = "ok", ""
+    if n_blocks < n_splits:
+        status, reason = "refused", f"{n_blocks} blocks hold data, fewer than the {n_splits} folds"
+    elif n_blocks < SATURATION_BLOCKS_PER_FOLD * n_splits:
+        status, reason = "flagged", (f"{n_blocks} blocks for {n_splits} folds (fewer than "
+                                     f"{SATURATION_BLOCKS_PER_FOLD} per fold)")
+    elif share > 1.0 / n_splits:
+        status, reason = "flagged", f"one block holds {share:.0%} of the rows, more than a fold's share"
+    return {"block_size_deg": float(block_size_deg), "n_blocks": n_blocks, "largest_block_share": round(share, 4),
+            "status": status, "reason": reason}
+
+
+def buffer_training_rows(latlon: np.ndarray, train: np.ndarray, test: np.ndarray, buffer_km: float) -> np.ndarray:
+    """``train`` without the rows within ``buffer_km`` great-circle km of any ``test`` row (haversine
+    :class:`~sklearn.neighbors.BallTree` over the test rows; ``[lat, lon]`` degrees). ``buffer_km = 0`` keeps all."""
+    if not buffer_km or len(test) == 0:
+        return train
+    if buffer_km < 0:
+        raise ValueError(f"buffer_km must be >= 0, got {buffer_km!r}.")
+    from geoembed.downstream.interpolation import distance_to_nearest_km
+
+    latlon = np.asarray(latlon, dtype=np.float64)
+    near = distance_to_nearest_km(latlon[train], latlon[test]) < buffer_km
+    return train[~near]
 
 
 def make_folds(
@@ -128,15 +211,16 @@ def check_class_sizes(y: np.ndarray, n_splits: int) -> None:
 
 
 def make_probe(probe: str, *, classification: bool, seed: int = 0, inner_cv: Any = None,
-               max_neighbours: int | None = None, n_rows: int | None = None) -> Any:
+               max_neighbours: int | None = None, n_rows: int | None = None, protocol: str = "default") -> Any:
     """An unfitted scikit-learn estimator: scaling + probe (+ target scaling for regression), tuned by ``inner_cv``.
 
     ``inner_cv``: the (train, test) splits that choose the hyper-parameters. None: efficient leave-one-out for ridge,
     otherwise ``INNER_CV`` shuffled (stratified, for classification) folds. ``max_neighbours``: the kNN probe
     tries no ``k`` above this (the fewest training rows of an inner fold). ``n_rows``: training rows, which set the
-    MLP's batch size (``MLP_BATCH``) and whether it stops early (``MLP_EARLY_STOPPING_ROWS``).
+    MLP's batch size (``MLP_BATCH``) and whether it stops early (``MLP_EARLY_STOPPING_ROWS``). ``protocol``: a
+    preset of :data:`PROTOCOLS` (``"coordbench"``: closed-form ridge, kNN with k = 5).
     """
-    from sklearn.linear_model import LogisticRegressionCV, RidgeCV
+    from sklearn.linear_model import LogisticRegressionCV, RidgeClassifierCV, RidgeCV
     from sklearn.model_selection import KFold, StratifiedKFold
     from sklearn.neural_network import MLPClassifier, MLPRegressor
     from sklearn.pipeline import Pipeline, make_pipeline
@@ -144,16 +228,22 @@ def make_probe(probe: str, *, classification: bool, seed: int = 0, inner_cv: Any
 
     if probe not in PROBES:
         raise ValueError(f"probe must be one of {PROBES}, got {probe!r}.")
+    settings = protocol_settings(protocol)
+    if probe == "linear" and settings.closed_form_linear:  # efficient leave-one-out over the alphas, no inner folds
+        if classification:
+            return make_pipeline(StandardScaler(), RidgeClassifierCV(alphas=settings.ridge_alphas))
+        return _scaled_target(make_pipeline(StandardScaler(), RidgeCV(alphas=settings.ridge_alphas)))
     if probe == "linear":
         if classification:
             return make_pipeline(StandardScaler(), LogisticRegressionCV(
                 Cs=list(LOGISTIC_CS), cv=inner_cv or INNER_CV, max_iter=200, tol=1e-3,
                 **_new_logistic_defaults(LogisticRegressionCV)))
-        return _scaled_target(make_pipeline(StandardScaler(), RidgeCV(alphas=RIDGE_ALPHAS, cv=inner_cv)))
+        return _scaled_target(make_pipeline(StandardScaler(), RidgeCV(alphas=settings.ridge_alphas, cv=inner_cv)))
     if inner_cv is None:
         inner_cv = (StratifiedKFold if classification else KFold)(INNER_CV, shuffle=True, random_state=seed)
     if probe == "knn":
-        return KNNProbe(classification=classification, inner_cv=inner_cv, max_neighbours=max_neighbours)
+        return KNNProbe(classification=classification, inner_cv=inner_cv, max_neighbours=max_neighbours,
+                        neighbours=settings.knn_neighbours, metrics=settings.knn_metrics, weights=settings.knn_weights)
     batch = MLP_BATCH[1] if n_rows is None else int(np.clip(n_rows // 8, *MLP_BATCH))
     early_stopping = n_rows is None or n_rows >= MLP_EARLY_STOPPING_ROWS
     mlp = (MLPClassifier if classification else MLPRegressor)(random_state=seed, batch_size=batch,
@@ -232,15 +322,20 @@ class KNNProbe(BaseEstimator):
     ``KNeighborsRegressor`` / ``KNeighborsClassifier``.
     """
 
-    def __init__(self, *, classification: bool, inner_cv: Any = None, max_neighbours: int | None = None):
+    def __init__(self, *, classification: bool, inner_cv: Any = None, max_neighbours: int | None = None,
+                 neighbours: tuple[int, ...] = KNN_NEIGHBOURS, metrics: tuple[str, ...] = KNN_METRICS,
+                 weights: str = "distance"):
         self.classification = classification
         self.inner_cv = inner_cv
         self.max_neighbours = max_neighbours
+        self.neighbours = neighbours
+        self.metrics = metrics
+        self.weights = weights
 
     def candidates(self) -> list[tuple[str, int]]:
-        ks = [k for k in KNN_NEIGHBOURS if self.max_neighbours is None or k <= self.max_neighbours]
+        ks = [k for k in self.neighbours if self.max_neighbours is None or k <= self.max_neighbours]
         ks = ks or [max(1, int(self.max_neighbours))]
-        return [(metric, k) for metric in KNN_METRICS for k in ks]
+        return [(metric, k) for metric in self.metrics for k in ks]
 
     def fit(self, X, y):
         from sklearn.metrics import f1_score, r2_score
@@ -248,10 +343,13 @@ class KNNProbe(BaseEstimator):
         X, y = np.asarray(X), np.asarray(y)
         candidates = self.candidates()
         folds = self.inner_cv if self.inner_cv is not None else _random_inner_cv(y, self.classification, 0)
+        if len(candidates) == 1:  # nothing to choose (a fixed k, as in the coordbench preset)
+            folds = []
         scores = np.zeros(len(candidates))
         for train, test in folds:
-            for metric in KNN_METRICS:
+            for metric in self.metrics:
                 ks = [k for m, k in candidates if m == metric]
+                self._n_fit = len(train)
                 model = self._model(metric, max(ks)).fit(X[train], y[train])
                 features = model[:-1].transform(X[test])
                 dist, idx = model[-1].kneighbors(features, n_neighbors=min(max(ks), len(train)))
@@ -263,6 +361,7 @@ class KNNProbe(BaseEstimator):
         self.cv_scores_ = dict(zip(candidates, scores))
         metric, k = candidates[int(np.argmax(scores))]
         self.best_params_ = {"probe__metric": metric, "probe__n_neighbors": k}
+        self._n_fit = len(y)
         self.model_ = self._model(metric, k).fit(X, y)
         return self
 
@@ -275,7 +374,7 @@ class KNNProbe(BaseEstimator):
         from sklearn.preprocessing import Normalizer, StandardScaler
 
         knn = (KNeighborsClassifier if self.classification else KNeighborsRegressor)(
-            n_neighbors=k, metric=metric, weights="distance")
+            n_neighbors=min(k, self._n_fit), metric=metric, weights=self.weights)
         return make_pipeline(Normalizer() if metric == "cosine" else StandardScaler(), knn)
 
     def _vote(self, dist: np.ndarray, labels: np.ndarray, knn) -> np.ndarray:
@@ -305,26 +404,27 @@ def inner_splits(probe: str, y_train: np.ndarray, groups: np.ndarray | None, *, 
 
 
 def fit_probe(probe: str, X_train, y_train, *, classification: bool, seed: int = 0,
-              groups: np.ndarray | None = None) -> Any:
+              groups: np.ndarray | None = None, protocol: str = "default") -> Any:
     """Fit a probe on the training rows; returns the fitted estimator (see :func:`fit_predict`)."""
     import warnings
 
     from scipy.linalg import LinAlgWarning
     from sklearn.exceptions import ConvergenceWarning, UndefinedMetricWarning
 
-    if classification and probe == "linear":
+    closed_form = probe == "linear" and protocol_settings(protocol).closed_form_linear
+    if classification and probe == "linear" and not closed_form:
         labels, counts = np.unique(y_train, return_counts=True)
         keep = np.isin(y_train, labels[counts >= INNER_CV])
         X_train, y_train = X_train[keep], y_train[keep]
         groups = None if groups is None else groups[keep]
         if len(np.unique(y_train)) < 2:
             return _Constant(labels[np.argmax(counts)])
-    inner_cv = inner_splits(probe, y_train, groups, seed=seed)
+    inner_cv = None if closed_form else inner_splits(probe, y_train, groups, seed=seed)
     if probe != "linear" and inner_cv is None:
         inner_cv = _random_inner_cv(y_train, classification, seed)
     smallest = min(len(train) for train, _ in inner_cv) if inner_cv else None  # k cannot exceed an inner fit's rows
     model = make_probe(probe, classification=classification, seed=seed, inner_cv=inner_cv, max_neighbours=smallest,
-                       n_rows=len(y_train))
+                       n_rows=len(y_train), protocol=protocol)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # bounded iterations are part of the protocol
         # the smallest ridge penalties are ill-conditioned on collinear features; the inner CV then rejects them
@@ -362,7 +462,7 @@ def chosen_hyperparameters(model: Any) -> dict:
         model = model.regressor_
     if hasattr(model, "best_params_"):
         names = {"probe__n_neighbors": "k", "probe__metric": "metric", "probe__alpha": "alpha",
-                 "probe__hidden_layer_sizes": "width"}
+                 "probe__hidden_layer_sizes": "width", "probe__power": "power"}
         chosen = {names[k]: v for k, v in model.best_params_.items() if k in names}
         if "width" in chosen:
             chosen["width"] = int(chosen["width"][0])

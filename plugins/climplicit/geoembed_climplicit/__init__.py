@@ -34,6 +34,7 @@ CARD: dict[str, Any] = {
     "description": "ReSIREN features of (location, month) that regress 11 CHELSA climate variables; 256-d per month, "
                    "1,024-d for March, June, September and December together (month=1..12 gives 256-d).",
     "homepage": HOMEPAGE,
+    "training_sources": ("chelsa-v2.1",),
     "notes": "Architecture and state-dict layout verified against the reference code with random weights (reduced "
              "width); the released weights were not downloaded here, so their numbers are unverified.",
 }

@@ -39,6 +39,7 @@ GEOCLIP_CARD = ModelCard(
     hyperparameters={"sigmas": (1, 16, 256), "rff_features": 256, "hidden": 1024, "precision": "float32"},
     description="Sum of three random-Fourier-feature MLP branches; the location tower of GeoCLIP.",
     homepage="https://github.com/VicenteVivan/geo-clip",
+    training_sources=("mp16",),
 )
 GEOCLIP_RANDOM_CARD = ModelCard(
     family="GeoCLIP (random weights)",

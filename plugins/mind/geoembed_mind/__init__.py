@@ -39,6 +39,7 @@ MIND_CARD_FIELDS = dict(
                      "weights_dtype": "float16", "compute_dtype": "float32"},
     description="Residual SIREN trunk over Equal Earth coordinates; its first 64-3072 channels are nested embeddings.",
     homepage="https://github.com/taylor-geospatial/mind",
+    training_sources=("mindset",),  # the four teachers' data, see geoembed.provenance.CONTAINS
     notes=(
         "Architecture and state-dict layout verified against the reference code with random weights; the released "
         "weights were not reachable here, so no released numbers were checked. The Hub publishes no sha256."

@@ -38,6 +38,7 @@ CARDS: dict[str, dict[str, Any]] = {
         "description": "SatCLIP's location encoder output (spherical harmonics + SIREN), the 256-d space shared "
                        "with its Sentinel-2 image tower.",
         "homepage": HOMEPAGE,
+        "training_sources": ("s2-100k",),
         "notes": "Architecture and checkpoint layout verified against the original code with random weights; the "
                  "released weights were not downloaded here (no access to the Hub), so their numbers are unverified.",
     }

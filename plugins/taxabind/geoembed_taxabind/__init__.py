@@ -23,6 +23,7 @@ TAXABIND_CARD_FIELDS = dict(
     hyperparameters={"sigmas": (1, 16, 256), "rff_features": 256, "hidden": 1024, "precision": "float32"},
     description="TaxaBind's location tower: GeoCLIP's architecture with TaxaBind's weights (outputs not normalised).",
     homepage="https://github.com/mvrl/TaxaBind",
+    training_sources=("inaturalist-2021", "mp16"),  # initialised from GeoCLIP's MP-16 weights
     notes=(
         "Architecture and state-dict layout verified against the reference (rshf's GeoCLIP LocationEncoder) with "
         "random weights; the released weights were not reachable here. The Hub publishes no sha256."

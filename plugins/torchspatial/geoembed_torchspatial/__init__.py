@@ -147,6 +147,7 @@ def _card(name: str) -> ModelCard:
                      f"{config.num_hidden_layer}-hidden-layer network), the features that feed the class head."),
         homepage=REPOSITORY,
         notes=_notes(name, config),
+        training_sources=(published.dataset,),  # "fmow" or "yfcc"
     )
 
 
