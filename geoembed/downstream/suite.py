@@ -3,8 +3,8 @@
 - :data:`DEFAULT_SUITE`: the tasks of ``geoembed benchmark`` without ``--tasks`` (the README's main job, sized to
   stay within 10 minutes on 2 CPU cores); ``--full`` (``run_benchmark(full=True)``) runs every registered task. This
   list is the one place that decides it.
-- Families (:data:`FAMILIES`): the leaderboard ranks models per family and overall. A task declares its family as
-  a ``family`` attribute; built-in tasks without one get :data:`DEFAULT_FAMILIES`.
+- Families (:data:`FAMILIES`, defined with :class:`~geoembed.downstream.tasks.Task`): the leaderboard ranks models
+  per family and overall. Every built-in task declares its ``family``; a user's task without one counts as "other".
 - Sources: a task's ``sources`` attribute (ids of :data:`geoembed.provenance.SOURCES`), or the ids recognised in
   its provenance record (:func:`geoembed.provenance.sources_from_provenance`). The leakage guard compares them with
   each encoder's :attr:`~geoembed.model_card.ModelCard.training_sources`.
@@ -14,26 +14,16 @@ from __future__ import annotations
 
 from typing import Any
 
-FAMILIES = ("environmental", "socioeconomic", "land/ecology")
+from geoembed.downstream.tasks import FAMILIES  # noqa: E402,F401  (re-exported: the leaderboard's families)
 
-#: Families of the built-in tasks that do not declare one.
-DEFAULT_FAMILIES: dict[str, str] = {
-    "air_temperature": "environmental",
-    "precipitation": "environmental",
-    "elevation": "environmental",
-    "climate_zone": "environmental",
-    "land_cover": "land/ecology",
-    "ariolimax_presence": "land/ecology",
-    "country": "socioeconomic",
-    "city_population": "socioeconomic",
-    "gdp_per_capita": "socioeconomic",
-    "income_group": "socioeconomic",
-    "us_county_unemployment": "socioeconomic",
-    "georgia_bachelors": "socioeconomic",
-}
-
-#: Tasks of the default suite (those registered are run; ``full=True`` runs every registered task).
-DEFAULT_SUITE: tuple[str, ...] = tuple(DEFAULT_FAMILIES)
+#: Tasks of the default suite (those registered are run; ``full=True`` runs every registered task): the 12 tasks of
+#: task version 2, which span the three families and global, national and state scales within the time budget.
+DEFAULT_SUITE: tuple[str, ...] = (
+    "air_temperature", "precipitation", "climate_zone",  # environmental
+    "elevation", "land_cover", "ariolimax_presence",  # land_ecology
+    "country", "city_population", "gdp_per_capita", "income_group", "us_county_unemployment",  # socioeconomic
+    "georgia_bachelors",
+)
 
 
 def default_suite() -> list[str]:
@@ -45,8 +35,8 @@ def default_suite() -> list[str]:
 
 
 def task_family(task: Any) -> str:
-    """The task's ``family`` attribute, else its default (:data:`DEFAULT_FAMILIES`), else ``"other"``."""
-    return getattr(task, "family", None) or DEFAULT_FAMILIES.get(getattr(task, "name", ""), "other")
+    """The task's ``family`` attribute (one of :data:`FAMILIES`), else ``"other"`` (a user's task without one)."""
+    return getattr(task, "family", None) or "other"
 
 
 def task_sources(task: Any) -> tuple[str, ...]:
