@@ -48,7 +48,8 @@ _LAZY = {
     "cache_dir": "geoembed.weights",
     # downstream: tasks and benchmarks (geoembed/downstream/)
     "register_task": "geoembed.downstream.tasks",
-    "load_task": "geoembed.downstream.tasks",
+    "create_task": "geoembed.downstream.tasks",
+    "load_task": "geoembed.downstream.tasks",  # deprecated: create_task
     "list_tasks": "geoembed.downstream.tasks",
     "run_benchmark": "geoembed.downstream.benchmark",
     "LocationFeaturizer": "geoembed.downstream.featurizer",

@@ -251,11 +251,11 @@ def check_concept_bank(bank: Any, **factory_kwargs: Any) -> list[str]:
 
 def check_task(task: Any, **factory_kwargs: Any) -> list[str]:
     """Check a benchmark task plugin: valid places, a usable target, and its provenance."""
-    from geoembed.downstream.tasks import Task, load_task
+    from geoembed.downstream.tasks import Task, create_task
 
     passed: list[str] = []
     check = _checker(passed)
-    model = load_task(task) if isinstance(task, str) else task
+    model = create_task(task) if isinstance(task, str) else task
     check("is_task", isinstance(model, Task), f"the factory returned {type(model).__name__}; it must return a Task.")
     check("rows", len(model.data) >= 20, f"a task needs at least 20 rows to be cross-validated, got {len(model.data)}.")
     check("kind", model.kind in ("regression", "classification"), f"kind must be regression or classification.")

@@ -13,7 +13,7 @@ import pytest
 
 from geoembed.downstream import interpolation, protocol, report
 from geoembed.downstream.benchmark import resolve_config, run_benchmark
-from geoembed.downstream.tasks import load_task, register_task
+from geoembed.downstream.tasks import Task, create_task, register_task
 from geoembed.registry import tasks as task_registry
 
 
@@ -27,9 +27,10 @@ def _points(n: int, seed: int = 0, lat=(-60, 70), lon=(-180, 180)) -> gpd.GeoDat
 def registered():
     names: list[str] = []
 
-    def register(name, *args, **kwargs):
+    def register(name, data=None, target=None, kind=None, *, overwrite=False, **fields):
         names.append(name)
-        return register_task(name, *args, **kwargs)
+        task = data if isinstance(data, Task) else Task(name=name, data=data, target=target, kind=kind, **fields)
+        return register_task(name, task, overwrite=overwrite)
 
     yield register
     for name in names:
@@ -63,7 +64,7 @@ def test_block_sweep_changes_the_folds_and_records_refused_sizes(registered, tmp
     results = run_benchmark(tasks=["toy_regional"], encoders=["xyz"], probes=["linear"], splits=["spatial"],
                             n_splits=3, block_sizes=[0.5, 2.0, 40.0], baselines=(), output=tmp_path, progress=False)
     r2 = results[results["metric"] == "r2"]
-    own = float(load_task("toy_regional").block_size_deg)  # about a tenth of the task's 10-degree extent
+    own = float(create_task("toy_regional").block_size_deg)  # about a tenth of the task's 10-degree extent
     assert 0.9 < own < 1.1
     assert set(r2["block_size_deg"]) == {own, 0.5, 2.0}  # 40 degrees: one block, refused
     assert not r2[r2["block_size_deg"] == own]["sweep"].any() and r2[r2["block_size_deg"] != own]["sweep"].all()
@@ -197,12 +198,12 @@ def test_provenance_catalogue_and_model_cards():
         ModelCard(family="x", embedding_dim=2, input_convention="x", training_data="x", license="x", citation="x",
                   training_sources=("mp-16",))
     from geoembed.downstream.suite import encoder_training_sources, task_sources
-    from geoembed.downstream.tasks import load_task
+    from geoembed.downstream.tasks import create_task
 
     assert encoder_training_sources("geoclip") == ("mp16",) and encoder_training_sources("latlon") == ()
 
     for name in ("air_temperature", "climate_zone", "us_county_unemployment", "gdp_per_capita"):
-        sources = task_sources(load_task(name))
+        sources = task_sources(create_task(name))
         assert sources and set(sources) <= set(SOURCES), name
 
 
@@ -268,14 +269,14 @@ def test_coordbench_preset_sets_the_documented_parameters(registered):
 
 def test_default_suite_and_full():
     from geoembed.downstream.suite import DEFAULT_SUITE, FAMILIES, default_suite, task_family
-    from geoembed.downstream.tasks import list_tasks, load_task
+    from geoembed.downstream.tasks import list_tasks, create_task
 
     config = resolve_config()
     assert config.tasks == default_suite() and set(config.tasks) <= set(DEFAULT_SUITE)
     assert config.probes == ["linear", "knn"] and config.baselines == ["idw", "nn_mean"]
     full = resolve_config(full=True)
     assert full.tasks == list_tasks("*") and full.probes == ["linear", "knn", "mlp"]
-    assert {task_family(load_task(name)) for name in DEFAULT_SUITE} == set(FAMILIES)
+    assert {task_family(create_task(name)) for name in DEFAULT_SUITE} == set(FAMILIES)
     with pytest.raises(ValueError, match="full and quick"):
         resolve_config(full=True, quick=True)
 

@@ -291,8 +291,9 @@ def test_a_task_carries_its_sources_and_family():
         Task(name="t", data=gdf, target="v", kind="regression", family="climate")
     with pytest.raises(ValueError, match="provenance ids"):
         Task(name="t", data=gdf, target="v", kind="regression", sources=("ERA5 climatology",))
-    registered = register_task("sourced_task_test", data=gdf, target="v", kind="regression",
-                               sources=("gbif-ariolimax",), family="land_ecology")
+    registered = register_task("sourced_task_test", Task(name="sourced_task_test", data=gdf, target="v",
+                                                         kind="regression", sources=("gbif-ariolimax",),
+                                                         family="land_ecology"))
     try:
         assert registered.sources == ("gbif-ariolimax",) and registered.family == "land_ecology"
     finally:

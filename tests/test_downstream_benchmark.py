@@ -15,7 +15,7 @@ import geopandas as gpd
 import geoembed
 from geoembed.downstream import protocol
 from geoembed.downstream.benchmark import run_benchmark
-from geoembed.downstream.tasks import Task, list_tasks, load_task, register_task, shipped_manifest
+from geoembed.downstream.tasks import Task, create_task, list_tasks, register_task, shipped_manifest
 from geoembed.errors import DataFileError, InvalidGeometryError
 from geoembed.registry import tasks as task_registry
 
@@ -35,9 +35,10 @@ def registered():
     """Register tasks under throwaway names and remove them afterwards."""
     names: list[str] = []
 
-    def register(name, *args, **kwargs):
+    def register(name, data=None, target=None, kind=None, *, overwrite=False, **fields):
         names.append(name)
-        return register_task(name, *args, **kwargs)
+        task = data if isinstance(data, Task) else Task(name=name, data=data, target=target, kind=kind, **fields)
+        return register_task(name, task, overwrite=overwrite)
 
     yield register
     for name in names:
@@ -61,7 +62,7 @@ def test_shipped_tasks_are_registered_small_and_checksummed():
 
 @pytest.mark.parametrize("name", ["air_temperature", "us_county_unemployment", "income_group"])
 def test_shipped_tasks_load_with_plausible_values(name):
-    task = load_task(name)
+    task = create_task(name)
     assert task.name == name and len(task.data) == shipped_manifest()["tasks"][name]["rows"]
     assert task.data.crs.equals("EPSG:4326")
     y = task.y()
@@ -96,7 +97,7 @@ def test_register_task_from_a_geodataframe(registered):
     gdf = _points(60)
     gdf["income"] = gdf["lat_"] * 2.0
     task = registered("my_task_test", data=gdf, target="income", kind="regression")
-    assert "my_task_test" in geoembed.list_tasks() and geoembed.load_task("my_task_test") is task
+    assert "my_task_test" in geoembed.list_tasks() and geoembed.create_task("my_task_test") is task
     assert task.metrics == ("r2", "mae", "rmse") and task.region == "global" and task.block_size_deg == 15.0
     with pytest.raises(ValueError, match="already registered"):
         registered("my_task_test", data=gdf, target="income", kind="regression")
@@ -135,7 +136,7 @@ def test_bad_task_options_are_refused():
         Task(name="bad", data=gdf, target="y", kind="regression", metrics=("accuracy",))
     with pytest.raises(DataFileError, match="2 classes"):
         Task(name="bad", data=gdf.assign(y="one"), target="y", kind="classification")
-    with pytest.raises(TypeError, match="target="):
+    with pytest.raises(TypeError, match="target="), pytest.warns(DeprecationWarning, match="register a Task"):
         register_task("bad", gdf)
     with pytest.raises(ValueError, match="block_size_deg"):
         Task(name="bad", data=gdf.assign(y=gdf["lat_"]), target="y", kind="regression", block_size_deg=-5)
@@ -480,10 +481,35 @@ def test_cli_benchmark_prints_a_table_and_writes_reports(two_tasks, tmp_path, ca
 def test_quick_subsample_of_a_classification_task_keeps_every_class():
     """600 of 2,360 rows over 59 classes of 40: a plain random draw leaves about half the classes under 10 rows."""
     from geoembed.downstream.benchmark import _subsample
-    from geoembed.downstream.tasks import load_task
+    from geoembed.downstream.tasks import create_task
 
-    task = load_task("country")
+    task = create_task("country")
     quick = _subsample(task, 600)
     assert quick.data["country"].nunique() == task.data["country"].nunique()
     assert len(quick.data) == 600
     assert "stratified" in quick.sampling
+
+
+def test_register_task_takes_a_factory_like_every_registry_and_the_old_form_warns(registered):
+    from geoembed.registry import tasks as task_registry
+
+    gdf = _points(60)
+    gdf["income"] = gdf["lat_"] * 2.0
+    built = []
+
+    @register_task("factory_task_test")
+    def factory_task_test() -> Task:
+        built.append(1)
+        return Task(name="factory_task_test", data=gdf, target="income", kind="regression")
+
+    try:
+        assert not built  # a factory runs when the task is first used, not when it is registered
+        assert create_task("factory_task_test").target == "income" and built == [1]
+        with pytest.warns(DeprecationWarning, match="register_task.name, data, target, kind"):
+            old = register_task("old_form_task_test", gdf, "income", "regression")
+        assert create_task("old_form_task_test") is old
+        with pytest.warns(DeprecationWarning, match="use create_task"):
+            assert geoembed.load_task("old_form_task_test") is old
+    finally:
+        for name in ("factory_task_test", "old_form_task_test"):
+            task_registry.unregister(name)

@@ -75,13 +75,13 @@ def test_third_party_loading_bars_are_silenced_and_restored():
 
 @pytest.fixture
 def toy_task():
-    from geoembed.downstream.tasks import register_task, task_registry
+    from geoembed.downstream.tasks import Task, register_task, task_registry
 
     rng = np.random.default_rng(2)
     lat, lon = rng.uniform(-60, 70, 120), rng.uniform(-180, 180, 120)
     data = gpd.GeoDataFrame({"t": 10 + 20 * np.sin(np.radians(lat))}, geometry=gpd.points_from_xy(lon, lat),
                             crs="EPSG:4326")
-    register_task("toy_resume_progress", data=data, target="t", kind="regression")
+    register_task("toy_resume_progress", Task(name="toy_resume_progress", data=data, target="t", kind="regression"))
     yield "toy_resume_progress"
     task_registry.unregister("toy_resume_progress")
 

@@ -20,7 +20,7 @@ import shapely
 import geopandas as gpd
 
 from geoembed.downstream.gates import GATES, GateContext, TaskGateError, assert_task, check_task, land_mask_available
-from geoembed.downstream.tasks import FAMILIES, Task, list_tasks, load_shipped_task, load_task, shipped_manifest
+from geoembed.downstream.tasks import FAMILIES, Task, create_task, list_tasks, load_shipped_task, shipped_manifest
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = sorted(shipped_manifest()["tasks"])
@@ -106,7 +106,7 @@ def test_installed_entry_points_list_every_shipped_task():
         pytest.skip(f"this environment's installed geoembed predates {len(missing)} task entry points "
                     f"(reinstall to register them): {sorted(missing)[:3]}...")
     assert not missing
-    assert load_task(SHIPPED[0]).name == SHIPPED[0]
+    assert create_task(SHIPPED[0]).name == SHIPPED[0]
 
 
 def test_every_task_declares_a_family_and_its_sources(tasks):
@@ -166,8 +166,8 @@ def test_a_user_task_declares_gates_and_they_run(tasks):
     from geoembed.registry import tasks as task_registry
 
     data = tasks["georgia_bachelors"].data
-    task = register_task("gated_user_task_test", data=data, target="pct_bachelors", kind="regression",
-                         gates={"values": {"min": 0, "max": 10}})
+    task = register_task("gated_user_task_test", Task(name="gated_user_task_test", data=data, target="pct_bachelors",
+                                                      kind="regression", gates={"values": {"min": 0, "max": 10}}))
     try:
         assert "values" in _failed(check_task(task))  # 37.5 % is above the declared maximum
         assert task.summary()["value_range"] == [0, 10]
@@ -361,5 +361,5 @@ def test_build_check_mode_reports_every_gate(capsys):
     bt, src = _sources_or_skip("libpysal", "bokeh_sampledata")
     assert bt.check_shipped(["georgia_bachelors"], src) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert [line.split()[1] for line in lines] == list(load_task("georgia_bachelors").gates)
+    assert [line.split()[1] for line in lines] == list(create_task("georgia_bachelors").gates)
     assert all(line.split()[2] == "ok" for line in lines)

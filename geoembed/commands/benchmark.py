@@ -134,12 +134,12 @@ def _list_tasks(patterns: list[str]) -> int:
     import pandas as pd
 
     from geoembed.downstream.report import text_table
-    from geoembed.downstream.tasks import list_tasks, load_task
+    from geoembed.downstream.tasks import list_tasks, create_task
 
     names = sorted({n for p in patterns for n in list_tasks(p)})
     rows = {}
     for name in names:
-        info = load_task(name).summary()
+        info = create_task(name).summary()
         rows[name] = {k: info[k] or "-" for k in ("kind", "rows", "geometry", "region", "target", "target_transform")}
     frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index.name = "task"

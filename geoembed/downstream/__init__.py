@@ -4,7 +4,7 @@ Importing this package registers the ``.geoembed`` accessor on (Geo)DataFrames a
 
 - :class:`LocationFeaturizer`: frozen embeddings as the first step of any scikit-learn pipeline;
 - :func:`sample_raster`, :class:`RasterFeaturizer`: GeoTIFF / NetCDF values at points, as targets or features;
-- :class:`Task`, :func:`register_task`, :func:`load_task`, :func:`list_tasks`: benchmark tasks (entry point group
+- :class:`Task`, :func:`register_task`, :func:`create_task`, :func:`list_tasks`: benchmark tasks (entry point group
   ``geoembed.tasks``);
 - :func:`run_benchmark`: the downstream suite with spatial block cross-validation (reports in
   :mod:`geoembed.downstream.report`).
@@ -14,6 +14,6 @@ from geoembed.downstream import accessor as _accessor  # noqa: F401  (registers 
 from geoembed.downstream.benchmark import run_benchmark
 from geoembed.downstream.featurizer import LocationFeaturizer, RasterFeaturizer
 from geoembed.downstream.raster import sample_raster
-from geoembed.downstream.tasks import Task, list_tasks, load_task, register_task
+from geoembed.downstream.tasks import Task, create_task, list_tasks, load_task, register_task
 
-__all__ = ["LocationFeaturizer", "RasterFeaturizer", "Task", "list_tasks", "load_task", "register_task", "run_benchmark", "sample_raster"]
+__all__ = ["LocationFeaturizer", "RasterFeaturizer", "Task", "create_task", "list_tasks", "load_task", "register_task", "run_benchmark", "sample_raster"]

@@ -86,9 +86,8 @@ class _GeoembedAccessor:
         """A benchmark :class:`~geoembed.downstream.tasks.Task` from this GeoDataFrame (registered by default)."""
         from geoembed.downstream.tasks import Task, register_task
 
-        if register:
-            return register_task(name, self._obj, target, kind, **task_options)
-        return Task(name=name, data=self._obj, target=target, kind=kind, **task_options)
+        task = Task(name=name, data=self._obj, target=target, kind=kind, **task_options)
+        return register_task(name, task) if register else task
 
 
 # Module import runs once per process, so this registers exactly once.

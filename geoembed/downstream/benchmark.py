@@ -248,7 +248,7 @@ def run_benchmark(
     from geoembed.downstream.featurizer import embed_geometries
     from geoembed.downstream.geometry import anchor_points
     from geoembed.downstream.suite import encoder_training_sources, task_family, task_sources
-    from geoembed.downstream.tasks import load_task
+    from geoembed.downstream.tasks import create_task
     from geoembed.location_encoders.encode import get_location_encoder
     from geoembed.provenance import shared_sources
 
@@ -262,7 +262,7 @@ def run_benchmark(
     if out_dir is not None:
         _check_output_dir(out_dir)  # before any work, and before reading cells.jsonl
     done = _read_cells(out_dir / "cells.jsonl") if (out_dir is not None and resume) else {}
-    loaded = {name: _subsample(load_task(name), config.max_rows) for name in config.tasks}
+    loaded = {name: _subsample(create_task(name), config.max_rows) for name in config.tasks}
     headline_block = block_size_deg if block_size_deg is not None else _proto.PROTOCOLS[config.protocol].block_size_deg
     if headline_block is not None:
         loaded = {name: replace(task, block_size_deg=float(headline_block)) for name, task in loaded.items()}

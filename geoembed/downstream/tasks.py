@@ -9,6 +9,7 @@ own with :func:`register_task`.
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Callable
@@ -210,53 +211,56 @@ def validate_task(task: Task) -> None:
                                 f"{task.target!r} has {len(counts)}.")
 
 
-def register_task(
-    name: str,
-    data: Any = None,
-    target: str | None = None,
-    kind: str | None = None,
-    *,
-    metrics: tuple[str, ...] = (),
-    target_transform: str | None = None,
-    block_size_deg: float | None = None,
-    description: str = "",
-    sampling: str = "",
-    provenance: dict | None = None,
-    units: str = "",
-    gates: dict | None = None,
-    sources: tuple[str, ...] = (),
-    family: str = "",
-    overwrite: bool = False,
-) -> Task:
-    """Register a benchmark task built from a GeoDataFrame (validated now, not at benchmark time).
+def register_task(name: str, factory: Any = None, *legacy_args: Any, overwrite: bool = False, **legacy_kwargs: Any):
+    """Register a benchmark task under ``name``: a factory that builds a :class:`Task`, or a ready :class:`Task`.
 
-    >>> register_task(name="my_task", data=gdf, target="income", kind="regression")   # doctest: +SKIP
+    >>> register_task("my_task", Task(name="my_task", data=gdf, target="income", kind="regression"))  # doctest: +SKIP
+    >>> @register_task("my_lazy_task")                 # a factory: the data is read when the task is first used
+    ... def my_lazy_task() -> Task: ...                                                             # doctest: +SKIP
 
-    A ready :class:`Task` may be passed as ``data`` (then leave ``target``/``kind`` out). ``gates`` declares data
-    checks (:mod:`geoembed.downstream.gates`) that :func:`geoembed.downstream.gates.check_task` runs; ``sources``
-    names the provenance ids of the data (for the leakage guard) and ``family`` one of :data:`FAMILIES`. Returns the
-    task.
+    A ready task is validated now, not at benchmark time. The form of geoembed 0.1,
+    ``register_task(name, data, target, kind, **fields)``, still works for one release with a DeprecationWarning.
+    Returns what was registered (so it works as a decorator).
     """
+    if legacy_args or legacy_kwargs or not (factory is None or callable(factory) or isinstance(factory, Task)):
+        return _register_task_from_fields(name, factory, *legacy_args, overwrite=overwrite, **legacy_kwargs)
+    if isinstance(factory, Task):
+        task = factory
+        task_registry.register(name, lambda: task, overwrite=overwrite)
+        return task
+    return task_registry.register(name, factory, overwrite=overwrite)
+
+
+def _register_task_from_fields(name: str, data: Any = None, target: str | None = None, kind: str | None = None, *,
+                               overwrite: bool = False, **fields: Any) -> Task:
+    """geoembed 0.1's ``register_task(name, data, target, kind, ...)``, kept for one release."""
+    warnings.warn("register_task(name, data, target, kind, ...) is deprecated: register a Task, "
+                  "register_task(name, Task(name=name, data=data, target=target, kind=kind, ...)), or a factory "
+                  "that builds one.", DeprecationWarning, stacklevel=3)
     if isinstance(data, Task):
-        task = data
-    else:
-        if target is None or kind is None:
-            raise TypeError("register_task needs target= (the column to predict) and kind= ('regression' or "
-                            "'classification').")
-        task = Task(name=name, data=data, target=target, kind=kind, metrics=tuple(metrics),
-                    target_transform=target_transform, block_size_deg=block_size_deg, description=description,
-                    sampling=sampling, provenance=dict(provenance or {}), units=units, gates=dict(gates or {}),
-                    sources=tuple(sources), family=family)
-    task_registry.register(name, lambda: task, overwrite=overwrite)
-    return task
+        return register_task(name, data, overwrite=overwrite)
+    if target is None or kind is None:
+        raise TypeError("register_task needs target= (the column to predict) and kind= ('regression' or "
+                        "'classification').")
+    for key in ("provenance", "gates"):
+        fields[key] = dict(fields.get(key) or {})
+    for key in ("metrics", "sources"):
+        fields[key] = tuple(fields.get(key) or ())
+    return register_task(name, Task(name=name, data=data, target=target, kind=kind, **fields), overwrite=overwrite)
 
 
-def load_task(name: str) -> Task:
+def create_task(name: str) -> Task:
     """The task registered under ``name`` (built-in tasks are read from disk and checksum-verified)."""
     task = task_registry.create(name)
     if not isinstance(task, Task):
         raise TypeError(f"The task plugin {name!r} returned a {type(task).__name__}, not a geoembed Task.")
     return task
+
+
+def load_task(name: str) -> Task:
+    """Deprecated name of :func:`create_task` (geoembed 0.1)."""
+    warnings.warn("load_task is deprecated: use create_task (the same function).", DeprecationWarning, stacklevel=2)
+    return create_task(name)
 
 
 def list_tasks(pattern: str = "*") -> list[str]:
