@@ -14,12 +14,11 @@ import shapely
 
 import geoembed
 from geoembed.cli import main
-from geoembed.concepts.bank import ConceptBank
+from geoembed.concepts.bank import ConceptBank, fit_geodata_bank
 from geoembed.concepts.geodata import (
     concept_labels,
     evaluate_geodata_concepts,
     fit_concept_vectors,
-    fit_geodata_bank,
     spatial_block_folds,
 )
 from geoembed.errors import ConceptBankError, InvalidGeometryError

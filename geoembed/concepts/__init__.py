@@ -8,9 +8,9 @@
 - :mod:`~geoembed.concepts.builtin`: the shipped banks (``geography``, ``generic``, ``geodata.geoclip``).
 """
 
-from geoembed.concepts.bank import ConceptBank, load_concept_bank, location_space, read_concept_file
+from geoembed.concepts.bank import ConceptBank, fit_geodata_bank, load_concept_bank, location_space, read_concept_file
 from geoembed.concepts.explain import concept_map, concept_profile, explain_location, explain_locations
-from geoembed.concepts.geodata import evaluate_geodata_concepts, fit_concept_vectors, fit_geodata_bank
+from geoembed.concepts.geodata import evaluate_geodata_concepts, fit_concept_vectors
 from geoembed.concepts.text_encoders import (
     GeoCLIPTextEncoder,
     OpenCLIPTextEncoder,
