@@ -331,10 +331,11 @@ location_encoders = Registry("location encoder", "geoembed.location_encoders")
 concept_banks = Registry("concept bank", "geoembed.concept_banks")
 text_encoders = Registry("text encoder", "geoembed.text_encoders")
 tasks = Registry("task", "geoembed.tasks")
+concept_projections = Registry("concept projection", "geoembed.concept_projections")
 
 #: Every registry by its entry point group, for tools that walk all kinds (``geoembed plugins``).
 REGISTRIES: dict[str, Registry] = {
-    r.group: r for r in (image_backbones, location_encoders, concept_banks, text_encoders, tasks)
+    r.group: r for r in (image_backbones, location_encoders, concept_banks, text_encoders, tasks, concept_projections)
 }
 
 
@@ -439,3 +440,22 @@ def create_concept_bank(name: str, **kwargs: Any) -> Any:
 def list_concept_banks(pattern: str = "*") -> list[str]:
     """Names of registered concept banks matching a wildcard pattern."""
     return concept_banks.names(pattern)
+
+
+def register_concept_projection(name: str, factory: Callable[..., Any] | None = None, *, overwrite: bool = False):
+    """Register a concept projection under ``name``: a factory, or a ready-made projection object (usable as a
+    decorator). See :mod:`geoembed.concepts.projection` for the contract."""
+    if factory is not None and not isinstance(factory, type) and callable(getattr(factory, "project", None)):
+        projection = factory
+        factory = lambda **_: projection  # noqa: E731 - a ready projection; wrap it so the registry stays uniform
+    return concept_projections.register(name, factory, overwrite=overwrite)
+
+
+def create_concept_projection(name: str, **kwargs: Any) -> Any:
+    """Build the concept projection registered under ``name``, e.g. ``create_concept_projection("geoclip-minilm")``."""
+    return concept_projections.create(name, **kwargs)
+
+
+def list_concept_projections(pattern: str = "*") -> list[str]:
+    """Names of registered concept projections matching a wildcard pattern."""
+    return concept_projections.names(pattern)

@@ -4,12 +4,28 @@
 - :mod:`~geoembed.concepts.text_encoders`: the text encoder registry (MiniLM offline, open_clip, sentence-transformers)
   and the on-disk concept embedding cache;
 - :mod:`~geoembed.concepts.geodata`: concept activation vectors fitted on labelled places, and their evaluation;
-- :mod:`~geoembed.concepts.explain`: top concepts of places, concept profiles and concept maps;
+- :mod:`~geoembed.concepts.projection`: concept projections (location space -> text space) and their registry;
+- :mod:`~geoembed.concepts.scoring`: the route from places to a bank's space, standardised scores against reference
+  places, and SpLiCE-style sparse decomposition;
+- :mod:`~geoembed.concepts.explain`: top concepts of places, sparse explanations, concept profiles and concept maps;
 - :mod:`~geoembed.concepts.builtin`: the shipped banks (``geography``, ``generic``, ``geodata.geoclip``).
 """
 
 from geoembed.concepts.bank import ConceptBank, fit_geodata_bank, load_concept_bank, location_space, read_concept_file
-from geoembed.concepts.explain import concept_map, concept_profile, explain_location, explain_locations
+from geoembed.concepts.explain import (
+    concept_map,
+    concept_profile,
+    explain_location,
+    explain_locations,
+    sparse_explanation,
+)
+from geoembed.concepts.projection import (
+    ConceptProjection,
+    LinearConceptProjection,
+    find_concept_projection,
+    get_concept_projection,
+)
+from geoembed.concepts.scoring import ConceptScorer, sparse_decompose
 from geoembed.concepts.geodata import evaluate_geodata_concepts, fit_concept_vectors
 from geoembed.concepts.text_encoders import (
     GeoCLIPTextEncoder,
@@ -25,6 +41,9 @@ from geoembed.concepts.text_encoders import (
 
 __all__ = [
     "ConceptBank",
+    "ConceptProjection",
+    "ConceptScorer",
+    "LinearConceptProjection",
     "GeoCLIPTextEncoder",
     "OpenCLIPTextEncoder",
     "SentenceTransformerTextEncoder",
@@ -37,11 +56,15 @@ __all__ = [
     "explain_location",
     "explain_locations",
     "fit_concept_vectors",
+    "find_concept_projection",
     "fit_geodata_bank",
+    "get_concept_projection",
     "get_text_encoder",
     "list_text_encoders",
     "load_concept_bank",
     "location_space",
     "read_concept_file",
     "register_text_encoder",
+    "sparse_decompose",
+    "sparse_explanation",
 ]
