@@ -71,6 +71,7 @@ _LAZY = {
     "concept_profile": "geoembed.concepts.explain",
     "concept_map": "geoembed.concepts.explain",
     "sparse_explanation": "geoembed.concepts.explain",
+    "explain_task": "geoembed.concepts.probe",
     "ConceptProjection": "geoembed.concepts.projection",
     "LinearConceptProjection": "geoembed.concepts.projection",
     # images: backbones and feature extraction (geoembed/image_backbones/); geo-localization, text maps (geoembed/retrieval/)

@@ -7,6 +7,7 @@
 - :mod:`~geoembed.concepts.projection`: concept projections (location space -> text space) and their registry;
 - :mod:`~geoembed.concepts.scoring`: the route from places to a bank's space, standardised scores against reference
   places, and SpLiCE-style sparse decomposition;
+- :mod:`~geoembed.concepts.probe`: concept-level explanations of downstream tasks (:func:`explain_task`);
 - :mod:`~geoembed.concepts.explain`: top concepts of places, sparse explanations, concept profiles and concept maps;
 - :mod:`~geoembed.concepts.builtin`: the shipped banks (``geography``, ``generic``, ``geodata.geoclip``).
 """
@@ -25,6 +26,7 @@ from geoembed.concepts.projection import (
     find_concept_projection,
     get_concept_projection,
 )
+from geoembed.concepts.probe import TaskExplanation, explain_task
 from geoembed.concepts.scoring import ConceptScorer, sparse_decompose
 from geoembed.concepts.geodata import evaluate_geodata_concepts, fit_concept_vectors
 from geoembed.concepts.text_encoders import (
@@ -44,6 +46,7 @@ __all__ = [
     "ConceptProjection",
     "ConceptScorer",
     "LinearConceptProjection",
+    "TaskExplanation",
     "GeoCLIPTextEncoder",
     "OpenCLIPTextEncoder",
     "SentenceTransformerTextEncoder",
@@ -55,6 +58,7 @@ __all__ = [
     "evaluate_geodata_concepts",
     "explain_location",
     "explain_locations",
+    "explain_task",
     "fit_concept_vectors",
     "find_concept_projection",
     "fit_geodata_bank",
