@@ -13,7 +13,8 @@ The contract (any object with these members; subclassing :class:`ConceptProjecti
 - ``embedding_dim``: the width of its output;
 - ``project(location_embeddings)``: ``(N, D_loc)`` array -> ``(N, embedding_dim)`` array, each place's vector in the
   text space, scored against any bank of that space by cosine similarity;
-- optionally ``identity``: a string that changes whenever the outputs could change (weights checksum...).
+- optionally ``identity``: a string that changes whenever the outputs could change (otherwise one is made from the
+  class, the spaces and ``weights_id`` or ``weights.sha256``).
 
 Projections are plugins like every other kind: ``register_concept_projection(name, factory_or_object)``,
 ``create_concept_projection(name)``, ``list_concept_projections()``, and the entry point group
@@ -135,8 +136,8 @@ def projection_identity(projection: Any) -> str:
     if isinstance(identity, str) and identity:
         return identity
     cls = type(projection)
-    return (f"{projection.source_space}->{projection.target_space}|{cls.__module__}.{cls.__qualname__}|"
-            f"{getattr(projection, 'weights_id', '')}")
+    weights = getattr(projection, "weights_id", "") or getattr(getattr(projection, "weights", None), "sha256", "")
+    return f"{projection.source_space}->{projection.target_space}|{cls.__module__}.{cls.__qualname__}|{weights}"
 
 
 def apply_projection(projection: Any, location_embeddings: np.ndarray) -> np.ndarray:
