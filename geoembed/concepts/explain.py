@@ -118,7 +118,8 @@ def explain_locations(points: Any = None, *, lat: Any = None, lon: Any = None, o
                              float(cosine[i])))
         table = pd.DataFrame(rows, columns=["point", "lat", "lon", "rank", "concept", "category", "weight",
                                             "reconstruction_cosine"])
-        table.attrs.update(_describe(scorer, False, reference), method="sparse", alpha=float(alpha))
+        table.attrs.update(_describe(scorer, False, reference), method="sparse", alpha=float(alpha),
+                           score="sparse weight (non-negative lasso coefficient)")
         return table
 
     raw, z = scorer.scores(latlon, standardize=standardize, reference=reference, progress=progress)
