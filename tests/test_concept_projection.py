@@ -253,3 +253,17 @@ def test_cli_explains_with_a_text_bank(runtime_projections, tmp_path, capsys):
     assert "cosine similarity" in capsys.readouterr().out
     assert main(["explain", "--lat", "0", "--lon", "0", "--bank", str(folder), "--encoder", "xyz"]) == 2
     assert "register_concept_projection" in capsys.readouterr().err
+
+
+def test_a_concept_the_projection_never_moves_cannot_stand_out(runtime_projections):
+    space, width = rff_space()
+    weight = np.random.default_rng(0).normal(size=(width, 16))
+    weight[:, 15] = 0.0  # no place has any component along the last axis
+    geoembed.register_concept_projection(
+        "flat_last_axis", LinearConceptProjection(weight, source_space=space, target_space=FAKE_TEXT))
+    vectors = np.random.default_rng(1).normal(size=(8, 16))
+    vectors[7] = np.eye(16)[15]  # a concept whose cosine is 0 at every place: standard deviation 0
+    bank = ConceptBank.from_array([f"c{i}" for i in range(8)], vectors, space=FAKE_TEXT)
+    profile = geoembed.concept_profile(lat=[10.0, -20.0], lon=[5.0, 60.0], bank=bank, encoder=ENCODER, reference=100)
+    assert np.isfinite(profile.to_numpy()).all()
+    np.testing.assert_allclose(profile["c7"], 0.0, atol=1e-3)

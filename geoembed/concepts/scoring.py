@@ -10,7 +10,9 @@
   -60 degrees, seed 0; :func:`geoembed.geo.sample_land_points`). ``z = (score - mean) / sd`` over the reference: "how
   unusual is this concept's score here, compared with a typical place on land". Land only, because the questions
   asked are about places people live in or travel to; with oceans in the reference, every land concept would stand
-  out everywhere on land. The statistics are computed once per (encoder, projection, bank, reference) and kept in
+  out everywhere on land. A concept whose scores barely vary over the reference (standard deviation below a tenth of
+  the bank's median) is divided by that floor instead, so it cannot stand out through noise. The statistics are
+  computed once per (encoder, projection, bank, reference) and kept in
   geoembed's disk cache (:class:`geoembed.cache.DiskCache`, folder ``concept_reference``).
 - **Sparse additive explanations** (:func:`sparse_decompose`): a place's vector in the bank's space written as a
   non-negative sparse combination of the bank's concept vectors, as SpLiCE (Bhalla et al., NeurIPS 2024) does for
@@ -40,6 +42,9 @@ from geoembed.errors import ConceptBankError
 #: Size and seed of the default reference sample of places (uniform over land, latitude above -60 degrees).
 REFERENCE_POINTS = 10_000
 REFERENCE_SEED = 0
+#: A concept's standard deviation over the reference is floored at this fraction of the bank's median one, so that a
+#: concept the model hardly moves from place to place cannot stand out through tiny differences.
+SD_FLOOR = 0.1
 #: Default L1 penalty of the sparse decomposition (on unit vectors; see :func:`sparse_decompose`).
 SPARSE_ALPHA = 0.05
 _FORMAT = "1"
@@ -201,7 +206,9 @@ class ConceptScorer:
                         info={"encoder": self.model.identity, "projection": self.identity, "bank_space": bank.space,
                               "concepts": len(bank), "places": len(latlon)})
         k = len(bank)
-        return ReferenceStatistics(mean=stored[:k], sd=np.maximum(stored[k:2 * k], 1e-6), center=stored[2 * k:],
+        sd = stored[k:2 * k]
+        floor = max(SD_FLOOR * float(np.median(sd)), 1e-6)
+        return ReferenceStatistics(mean=stored[:k], sd=np.maximum(sd, floor), center=stored[2 * k:],
                                    places=len(latlon))
 
     def scores(self, latlon: np.ndarray, *, standardize: bool | None = None, reference: Any = None,
