@@ -83,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
         if not 0 < args.step <= 90:
             raise GeoembedError(f"--step must be in (0, 90] degrees, got {args.step}.")
         if args.method != "top":
-            raise GeoembedError("--map draws one concept's score; --method sparse explains places (--lat/--lon, --input).")
+            raise GeoembedError("--map draws one concept's score; --method sparse explains places "
+                                "(--lat/--lon, --input).")
         try:
             out = concept_map(args.map, bank=args.bank, encoder=args.encoder, out=args.output or "concept_map.png",
                               step_deg=args.step, land_only=args.land_only, progress=True,

@@ -95,13 +95,13 @@ def concept_features(latlon: np.ndarray, *, encoder: Any, bank: Any = None, proj
 
 
 def explain_task(task: Any, *, encoder: Any = "geoclip-concept", bank: Any = None, projection: Any = None,
-                 standardize: bool | None = None, reference: Any = None, target_class: str | None = None, top_n: int = 10, out: str | os.PathLike | None = None,
-                 n_folds: int = 5, seed: int = 0, device: Any = None, progress: bool = False,
-                 **encoder_kwargs: Any) -> TaskExplanation:
+                 standardize: bool | None = None, reference: Any = None, target_class: str | None = None,
+                 top_n: int = 10, out: str | os.PathLike | None = None, n_folds: int = 5, seed: int = 0,
+                 device: Any = None, progress: bool = False, **encoder_kwargs: Any) -> TaskExplanation:
     """Fit a standardised linear probe of ``task``'s target on concept features and explain it by its coefficients.
 
-    >>> result = geoembed.explain_task("us_county_income", encoder="geoclip-concept", out="income.png")  # doctest: +SKIP
-    >>> result.coefficients.head()                                                                       # doctest: +SKIP
+    >>> result = geoembed.explain_task("precipitation", encoder="geoclip-concept", out="rain.png")  # doctest: +SKIP
+    >>> result.coefficients.head()                                                                  # doctest: +SKIP
 
     Args:
         task: a :class:`~geoembed.downstream.tasks.Task` or a registered task name.
