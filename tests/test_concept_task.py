@@ -80,4 +80,4 @@ def test_an_encoder_without_feature_names_needs_a_bank():
         concept_projections.unregister("toy_projection")
         clear_built_projections()
     assert sorted(result.coefficients["concept"]) == bank.names
-    assert "6-concept bank through 'toy_projection'" in result.features
+    assert "a bank (6 concepts) through 'toy_projection'" in result.features

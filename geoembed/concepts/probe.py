@@ -90,8 +90,9 @@ def concept_features(latlon: np.ndarray, *, encoder: Any, bank: Any = None, proj
     raw, z = scorer.scores(latlon, standardize=standardize, reference=reference, progress=progress)
     label = encoder if isinstance(encoder, str) else type(encoder).__name__
     via = f" through {scorer.projection_name!r}" if scorer.projection_name else ""
+    named = f"the bank {bank!r}" if isinstance(bank, str) else "a bank"
     return (np.asarray(raw if z is None else z, dtype=np.float64), list(scorer.bank.names),
-            f"{label} scores on a {len(scorer.bank)}-concept bank{via}")
+            f"{label} scores on {named} ({len(scorer.bank)} concepts){via}")
 
 
 def explain_task(task: Any, *, encoder: Any = "geoclip-concept", bank: Any = None, projection: Any = None,
@@ -140,7 +141,8 @@ def explain_task(task: Any, *, encoder: Any = "geoclip-concept", bank: Any = Non
     y = task.y()
     if task.kind == "regression":
         y = (y - y.mean()) / y.std()
-        target = task.target + (f" ({task.target_transform})" if task.target_transform else "")
+        detail = ", ".join(v for v in (task.units, task.target_transform) if v)
+        target = task.target + (f" ({detail})" if detail else "")
         model = make_pipeline(StandardScaler(), RidgeCV(alphas=RIDGE_ALPHAS))
         held_out = np.full(len(y), np.nan)
         for fold in np.unique(folds):
@@ -206,8 +208,10 @@ def plot_task_explanation(result: TaskExplanation, out: str | os.PathLike, *, to
             else "log-odds per SD of the concept")
     ax.set_xlabel(f"standardised coefficient ({unit})")
     score = f"{result.cv_metric} = {result.cv_score:.3f}" if np.isfinite(result.cv_score) else "not measured"
-    ax.set_title(f"{result.task}: concepts that go with {result.target}\n{result.features}; spatial block CV {score}",
-                 fontsize=9)
+    what = f"Concepts that go with {result.target}"
+    if not result.target.startswith(result.task):
+        what = f"{result.task}: {what[0].lower()}{what[1:]}"
+    ax.set_title(f"{what}\n{result.features}; spatial block CV {score}", fontsize=9)
     ax.legend(handles=[Patch(color="#2166ac", label=f"higher {result.target}"),
                        Patch(color="#b2182b", label=f"lower {result.target}")], loc="lower right", fontsize=8)
     fig.tight_layout()
