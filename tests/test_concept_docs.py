@@ -34,11 +34,10 @@ def test_the_snippet_uses_text_banks_to_explain_places():
     assert 'bank="my_bank"' in code and 'bank="geography"' in code and 'method="sparse"' in code
 
 
-@pytest.mark.slow
-def test_the_opening_snippet_runs_as_written(monkeypatch):
+@pytest.fixture
+def geoclip_to_minilm():
+    """The registered projection from GeoCLIP's space into MiniLM's, or a fixed random stand-in for the test."""
     from geoembed.concepts import LinearConceptProjection, location_space
-
-    monkeypatch.setattr("geoembed.concepts.scoring.REFERENCE_POINTS", 500)  # 10,000 by default: same code, faster
 
     space = location_space(geoembed.get_location_encoder("geoclip"))
     with warnings.catch_warnings():
@@ -50,6 +49,15 @@ def test_the_opening_snippet_runs_as_written(monkeypatch):
         weight = np.random.default_rng(0).normal(size=(512, 384))
         geoembed.register_concept_projection(
             stand_in, LinearConceptProjection(weight, source_space=space, target_space=MINILM_SPACE))
+    yield stand_in or found[0]
+    if stand_in is not None:
+        concept_projections.unregister(stand_in)
+    clear_built_projections()
+
+
+@pytest.mark.slow
+def test_the_opening_snippet_runs_as_written(monkeypatch, geoclip_to_minilm):
+    monkeypatch.setattr("geoembed.concepts.scoring.REFERENCE_POINTS", 500)  # 10,000 by default: same code, faster
     namespace: dict = {}
     try:
         with warnings.catch_warnings():
@@ -57,10 +65,21 @@ def test_the_opening_snippet_runs_as_written(monkeypatch):
             exec(compile(opening_snippet(), str(DOC), "exec"), namespace)
         sahara = geoembed.explain_location(lat=23.0, lon=12.0, bank="my_bank", reference=200)
         assert set(sahara["concept"]) == {"desert", "snow", "palm tree"} and "raw_score" in sahara
+        assert sahara.attrs["projection"] == geoclip_to_minilm
     finally:
         if "my_bank" in concept_banks.names():
             concept_banks.unregister("my_bank")
-        if stand_in is not None:
-            concept_projections.unregister(stand_in)
-        clear_built_projections()
     assert len(namespace["bank"]) == 3
+
+
+@pytest.mark.slow
+def test_cli_explains_a_place_with_the_geography_bank(geoclip_to_minilm, capsys):
+    from geoembed.cli import main
+
+    assert main(["explain", "--lat", "48.857", "--lon", "2.352", "--bank", "geography", "--reference", "200",
+                 "--top-k", "3"]) == 0
+    out = capsys.readouterr().out
+    assert f"through the concept projection {geoclip_to_minilm!r}" in out and "z-score against 200" in out
+    assert main(["explain", "--lat", "48.857", "--lon", "2.352", "--bank", "geography", "--reference", "200",
+                 "--method", "sparse"]) == 0
+    assert "reconstruction_cosine" in capsys.readouterr().out
