@@ -101,12 +101,12 @@ def run(args: argparse.Namespace) -> int:
         raise GeoembedError("--raw applies to --method top; --method sparse reports weights, not scores.")
     options = dict(bank=args.bank, encoder=args.encoder, top_k=args.top_k, category=args.category,
                    method=args.method, standardize=False if args.raw else None, reference=args.reference,
-                   projection=args.projection, alpha=args.alpha)
+                   projection=args.projection, alpha=args.alpha, progress=True)
     if args.input is not None:
         from geoembed.io import read_points
 
         _, latlon = read_points(args.input, lat_col=args.lat_col, lon_col=args.lon_col)
-        table = explain_locations(latlon, order="latlon", progress=True, **options)
+        table = explain_locations(latlon, order="latlon", **options)
     else:
         if args.lat is None or args.lon is None:
             raise GeoembedError("--lat and --lon go together.")
