@@ -232,8 +232,10 @@ def test_sparse_explanation_of_places(runtime_projections):
     nonzero = weights.iloc[0][weights.iloc[0] > 0].sort_values(ascending=False)
     assert list(nonzero.index) == list(table["concept"])
     np.testing.assert_allclose(cosine[0], table.loc[0, "reconstruction_cosine"], atol=1e-6)
+    space, width = rff_space()
+    probes = ConceptBank(["a", "b"], np.ones((2, width)), space=space, scoring="linear", bias=np.zeros(2))
     with pytest.raises(ConceptBankError, match="needs a cosine bank"):
-        geoembed.explain_location(lat=0.0, lon=0.0, method="sparse")  # the shipped bank holds linear probes
+        geoembed.explain_location(lat=0.0, lon=0.0, bank=probes, encoder=ENCODER, method="sparse")
     with pytest.raises(ValueError, match="method"):
         geoembed.explain_location(lat=0.0, lon=0.0, method="lasso")
 
