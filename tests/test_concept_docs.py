@@ -63,7 +63,7 @@ def test_the_opening_snippet_runs_as_written(monkeypatch, geoclip_to_minilm):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", PluginWarning)
             exec(compile(opening_snippet(), str(DOC), "exec"), namespace)
-        sahara = geoembed.explain_location(lat=23.0, lon=12.0, bank="my_bank", reference=200)
+        sahara = geoembed.explain_location(lat=23.0, lon=12.0, bank="my_bank", reference=200, standardize=True)
         assert set(sahara["concept"]) == {"desert", "snow", "palm tree"} and "raw_score" in sahara
         assert sahara.attrs["projection"] == geoclip_to_minilm
     finally:
@@ -77,7 +77,7 @@ def test_cli_explains_a_place_with_the_geography_bank(geoclip_to_minilm, capsys)
     from geoembed.cli import main
 
     assert main(["explain", "--lat", "48.857", "--lon", "2.352", "--bank", "geography", "--reference", "200",
-                 "--top-k", "3"]) == 0
+                 "--top-k", "3", "--standardize"]) == 0
     out = capsys.readouterr().out
     assert f"through the concept projection {geoclip_to_minilm!r}" in out and "z-score against 200" in out
     assert main(["explain", "--lat", "48.857", "--lon", "2.352", "--bank", "geography", "--reference", "200",

@@ -104,7 +104,7 @@ def test_text_bank_scores_places_through_the_registered_projection(runtime_proje
     geoembed.register_concept_projection("fixed_random", projection)
     bank = text_bank()
     lat, lon = [48.86, -3.0, 64.1], [2.35, -60.0, -21.9]
-    table = geoembed.explain_locations(lat=lat, lon=lon, bank=bank, encoder=ENCODER, top_k=4, standardize=False)
+    table = geoembed.explain_locations(lat=lat, lon=lon, bank=bank, encoder=ENCODER, top_k=4)  # raw by default
     emb = geoembed.encode_location(lat=lat, lon=lon, encoder=ENCODER)
     expected = unit(projection.project(emb)) @ unit(bank.embeddings.numpy()).T  # cosine in the text space
     for i in range(3):
@@ -113,7 +113,7 @@ def test_text_bank_scores_places_through_the_registered_projection(runtime_proje
         assert list(rows["concept"]) == [bank.names[j] for j in best]
         np.testing.assert_allclose(rows["score"], expected[i, best], atol=1e-5)
     assert table.attrs["projection"] == "fixed_random" and table.attrs["score"] == "cosine similarity"
-    profile = geoembed.concept_profile(lat=lat, lon=lon, bank=bank, encoder=ENCODER, standardize=False)
+    profile = geoembed.concept_profile(lat=lat, lon=lon, bank=bank, encoder=ENCODER)
     np.testing.assert_allclose(profile.to_numpy(), expected, atol=1e-5)
     # an explicit projection object needs no registration
     direct = geoembed.explain_locations(lat=lat, lon=lon, bank=bank, encoder=ENCODER, top_k=4, standardize=False,
@@ -133,7 +133,8 @@ def test_standardised_scores_are_z_scores_against_the_reference_places(runtime_p
     place = unit(projection.project(geoembed.encode_location(lat=[30.0], lon=[31.0], encoder=ENCODER))) \
         @ unit(bank.embeddings.numpy()).T
     z = (place[0] - ref_scores.mean(axis=0)) / ref_scores.std(axis=0)
-    out = geoembed.explain_location(lat=30.0, lon=31.0, bank=bank, encoder=ENCODER, top_k=len(bank), reference=300)
+    out = geoembed.explain_location(lat=30.0, lon=31.0, bank=bank, encoder=ENCODER, top_k=len(bank), reference=300,
+                                    standardize=True)
     assert list(out.columns) == ["concept", "category", "score", "rank", "raw_score"]
     order = np.argsort(-z)
     assert list(out["concept"]) == [bank.names[j] for j in order]  # ranked by z, not by raw cosine
@@ -147,7 +148,8 @@ def test_reference_statistics_are_cached_on_disk(runtime_projections, monkeypatc
 
     geoembed.register_concept_projection("fixed_random", random_projection())
     bank = text_bank()
-    first = geoembed.concept_profile(lat=[10.0], lon=[10.0], bank=bank, encoder=ENCODER, reference=200)
+    first = geoembed.concept_profile(lat=[10.0], lon=[10.0], bank=bank, encoder=ENCODER, reference=200,
+                                     standardize=True)
     calls = []
     original = ConceptScorer.location_embeddings
 
@@ -156,12 +158,14 @@ def test_reference_statistics_are_cached_on_disk(runtime_projections, monkeypatc
         return original(self, latlon, **kwargs)
 
     monkeypatch.setattr(ConceptScorer, "location_embeddings", counting)
-    again = geoembed.concept_profile(lat=[10.0], lon=[10.0], bank=bank, encoder=ENCODER, reference=200)
+    again = geoembed.concept_profile(lat=[10.0], lon=[10.0], bank=bank, encoder=ENCODER, reference=200,
+                                     standardize=True)
     assert calls == [1]  # only the place itself was encoded: the 200 reference places came from the cache
     np.testing.assert_allclose(again.to_numpy(), first.to_numpy(), atol=1e-6)
     # another projection under the same name gets its own statistics
     geoembed.register_concept_projection("fixed_random", random_projection(seed=9), overwrite=True)
-    other = geoembed.concept_profile(lat=[10.0], lon=[10.0], bank=bank, encoder=ENCODER, reference=200)
+    other = geoembed.concept_profile(lat=[10.0], lon=[10.0], bank=bank, encoder=ENCODER, reference=200,
+                                     standardize=True)
     assert calls[-1] == 1 and not np.allclose(other.to_numpy(), first.to_numpy())
 
 
@@ -244,15 +248,16 @@ def test_cli_explains_with_a_text_bank(runtime_projections, tmp_path, capsys):
     geoembed.register_concept_projection("fixed_random", random_projection())
     folder = text_bank().save(tmp_path / "bank")
     assert main(["explain", "--lat", "48.86", "--lon", "2.35", "--bank", str(folder), "--encoder", ENCODER,
-                 "--reference", "100", "--top-k", "3"]) == 0
+                 "--reference", "100", "--top-k", "3", "--standardize"]) == 0
     out = capsys.readouterr().out
     assert "z-score against 100 reference places" in out and "'fixed_random'" in out and "raw_score" in out
     assert main(["explain", "--lat", "48.86", "--lon", "2.35", "--bank", str(folder), "--encoder", ENCODER,
                  "--method", "sparse", "--reference", "100"]) == 0
     assert "reconstruction_cosine" in capsys.readouterr().out
-    assert main(["explain", "--lat", "48.86", "--lon", "2.35", "--bank", str(folder), "--encoder", ENCODER,
-                 "--raw"]) == 0
+    assert main(["explain", "--lat", "48.86", "--lon", "2.35", "--bank", str(folder), "--encoder", ENCODER]) == 0
     assert "cosine similarity" in capsys.readouterr().out
+    assert main(["explain", "--lat", "48.86", "--lon", "2.35", "--bank", str(folder), "--encoder", ENCODER,
+                 "--standardize", "--method", "sparse"]) == 2
     assert main(["explain", "--lat", "0", "--lon", "0", "--bank", str(folder), "--encoder", "xyz"]) == 2
     assert "register_concept_projection" in capsys.readouterr().err
 
@@ -266,6 +271,7 @@ def test_a_concept_the_projection_never_moves_cannot_stand_out(runtime_projectio
     vectors = np.random.default_rng(1).normal(size=(8, 16))
     vectors[7] = np.eye(16)[15]  # a concept whose cosine is 0 at every place: standard deviation 0
     bank = ConceptBank.from_array([f"c{i}" for i in range(8)], vectors, space=FAKE_TEXT)
-    profile = geoembed.concept_profile(lat=[10.0, -20.0], lon=[5.0, 60.0], bank=bank, encoder=ENCODER, reference=100)
+    profile = geoembed.concept_profile(lat=[10.0, -20.0], lon=[5.0, 60.0], bank=bank, encoder=ENCODER, reference=100,
+                                       standardize=True)
     assert np.isfinite(profile.to_numpy()).all()
     np.testing.assert_allclose(profile["c7"], 0.0, atol=1e-3)

@@ -75,7 +75,7 @@ def test_an_encoder_without_feature_names_needs_a_bank():
                                   space="text:toy")
     geoembed.register_concept_projection("toy_projection", projection)
     try:
-        result = geoembed.explain_task(task, encoder="rff", bank=bank, standardize=False)
+        result = geoembed.explain_task(task, encoder="rff", bank=bank, standardize=True, reference=100)
     finally:
         concept_projections.unregister("toy_projection")
         clear_built_projections()

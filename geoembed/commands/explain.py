@@ -8,7 +8,7 @@ from geoembed.commands._args import positive_float, positive_int
 from geoembed.errors import GeoembedError
 
 DEFAULT_BANK = "geodata.geoclip"
-SPARSE_ALPHA = 0.05  # geoembed.concepts.scoring.SPARSE_ALPHA (not imported: the CLI parser must stay cheap to build)
+SPARSE_ALPHA = 0.15  # geoembed.concepts.scoring.SPARSE_ALPHA (not imported: the CLI parser must stay cheap to build)
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -20,7 +20,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
             "sum of concepts that reconstructs each place); or, with --map CONCEPT, draw that concept's score over "
             "the globe as a PNG. A bank in the location encoder's space scores places directly; a text bank "
             "(geography, generic, your own) through the registered concept projection from the encoder's space "
-            "into the bank's. Cosine scores are z-scores against 10,000 reference land places unless --raw."
+            "into the bank's. --standardize gives z-scores against 10,000 reference land places."
         ),
         epilog=(
             "examples:\n"
@@ -46,10 +46,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--method", choices=("top", "sparse"), default="top",
                         help="top: highest-scoring concepts; sparse: non-negative sparse decomposition of each place "
                              "over the bank (text banks), with its reconstruction cosine (default: top)")
-    parser.add_argument("--raw", action="store_true",
-                        help="raw scores (cosine or probability) instead of z-scores against the reference places")
+    parser.add_argument("--standardize", action="store_true",
+                        help="z-scores of each concept against the reference places instead of raw scores (cosine "
+                             "or probability): what is unusual here rather than what is strong")
     parser.add_argument("--reference", type=positive_int, metavar="N",
-                        help="number of reference land places for z-scores and centring (default: 10000)")
+                        help="number of reference land places for --standardize and for centring in --method "
+                             "sparse (default: 10000)")
     parser.add_argument("--alpha", type=positive_float, default=SPARSE_ALPHA,
                         help=f"L1 penalty of --method sparse: larger gives fewer concepts (default: {SPARSE_ALPHA})")
     parser.add_argument("--projection", metavar="NAME",
@@ -89,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
             out = concept_map(args.map, bank=args.bank, encoder=args.encoder, out=args.output or "concept_map.png",
                               step_deg=args.step, land_only=args.land_only, progress=True,
                               memory_limit_gb=args.memory_limit, projection=args.projection,
-                              standardize=False if args.raw else None, reference=args.reference)
+                              standardize=args.standardize, reference=args.reference)
         except KeyError as exc:  # an unknown concept name: the message lists close matches
             raise GeoembedError(exc.args[0]) from None
         print(f"wrote the concept map of {args.map!r} to {out}")
@@ -97,10 +99,10 @@ def run(args: argparse.Namespace) -> int:
 
     from geoembed.concepts.explain import explain_locations
 
-    if args.method == "sparse" and args.raw:
-        raise GeoembedError("--raw applies to --method top; --method sparse reports weights, not scores.")
+    if args.method == "sparse" and args.standardize:
+        raise GeoembedError("--standardize applies to --method top; --method sparse reports weights, not scores.")
     options = dict(bank=args.bank, encoder=args.encoder, top_k=args.top_k, category=args.category,
-                   method=args.method, standardize=False if args.raw else None, reference=args.reference,
+                   method=args.method, standardize=args.standardize, reference=args.reference,
                    projection=args.projection, alpha=args.alpha, progress=True)
     if args.input is not None:
         from geoembed.io import read_points

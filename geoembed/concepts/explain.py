@@ -31,7 +31,7 @@ def score_places(
     *,
     category: str | None = None,
     projection: Any = None,
-    standardize: bool | None = False,
+    standardize: bool = False,
     reference: Any = None,
     device: Any = None,
     batch_size: int = 8192,
@@ -41,7 +41,7 @@ def score_places(
     """Scores ``(N, K)`` of validated ``[lat, lon]`` rows against a bank (optionally one category of it).
 
     Returns ``(bank, scores)``: raw scores (cosine or probability) unless ``standardize`` (then z-scores against the
-    reference places; ``None`` = standardise cosine banks only).
+    reference places).
     """
     scorer = ConceptScorer(bank, encoder, category=category, projection=projection, device=device, **encoder_kwargs)
     raw, z = scorer.scores(latlon, standardize=standardize, reference=reference, batch_size=batch_size,
@@ -51,11 +51,11 @@ def score_places(
 
 def concept_profile(points: Any = None, *, lat: Any = None, lon: Any = None, order: str | None = None,
                     bank: Any = DEFAULT_BANK, encoder: Any = DEFAULT_ENCODER, category: str | None = None,
-                    projection: Any = None, standardize: bool | None = None, reference: Any = None,
+                    projection: Any = None, standardize: bool = False, reference: Any = None,
                     device: Any = None, progress: bool = False, **encoder_kwargs: Any):
     """Every concept's score for every place: a DataFrame with one row per place and one column per concept.
 
-    Scores are as in :func:`explain_locations` (z-scores for cosine banks unless ``standardize=False``).
+    Scores are as in :func:`explain_locations` (raw, or z-scores with ``standardize=True``).
     """
     import pandas as pd
 
@@ -71,7 +71,7 @@ def concept_profile(points: Any = None, *, lat: Any = None, lon: Any = None, ord
 
 def explain_locations(points: Any = None, *, lat: Any = None, lon: Any = None, order: str | None = None,
                       bank: Any = DEFAULT_BANK, encoder: Any = DEFAULT_ENCODER, top_k: int = 5,
-                      category: str | None = None, method: str = "top", standardize: bool | None = None,
+                      category: str | None = None, method: str = "top", standardize: bool = False,
                       reference: Any = None, projection: Any = None, alpha: float = SPARSE_ALPHA,
                       device: Any = None, progress: bool = False, **encoder_kwargs: Any):
     """The ``top_k`` concepts of each place, as a tidy DataFrame.
@@ -82,9 +82,10 @@ def explain_locations(points: Any = None, *, lat: Any = None, lon: Any = None, o
         method: ``"top"``: the highest-scoring concepts; ``"sparse"``: a non-negative sparse decomposition of each
             place's vector over the bank's concept vectors (cosine banks; see
             :func:`geoembed.concepts.scoring.sparse_decompose`), with L1 penalty ``alpha``.
-        standardize: ``"top"`` only. ``True``: z-scores of each concept against the reference places, comparable
-            across concepts; ``False``: raw scores (cosine, or probability for linear banks); ``None`` (default):
-            standardise cosine banks, keep the probabilities of linear banks.
+        standardize: ``"top"`` only. ``False`` (default): raw scores (cosine, or probability for linear banks);
+            ``True``: z-scores of each concept against the reference places ("how unusual is this concept's score
+            here"), which favour distinctive concepts over strong ones (see ``docs/concepts.md`` for what each
+            measured).
         reference: the reference places (``None``: 10,000 land points, seed 0; an int: that many; or ``[lat, lon]``
             rows); also the places whose mean centres the vectors for ``"sparse"``.
         projection: a registered concept projection name or object, to choose one explicitly.
@@ -147,7 +148,7 @@ def explain_locations(points: Any = None, *, lat: Any = None, lon: Any = None, o
 
 def explain_location(lat: float | None = None, lon: float | None = None, *, point: Any = None,
                      bank: Any = DEFAULT_BANK, encoder: Any = DEFAULT_ENCODER, top_k: int = 5,
-                     category: str | None = None, method: str = "top", standardize: bool | None = None,
+                     category: str | None = None, method: str = "top", standardize: bool = False,
                      reference: Any = None, projection: Any = None, alpha: float = SPARSE_ALPHA,
                      device: Any = None, **encoder_kwargs: Any):
     """The ``top_k`` concepts of one place: a DataFrame with ``concept``, ``category``, ``score``, ``rank`` (and
@@ -272,7 +273,7 @@ def check_map_size(step_deg: float, embedding_dim: int, memory_limit_gb: float =
 def concept_map(concept: str, *, bank: Any = DEFAULT_BANK, encoder: Any = DEFAULT_ENCODER,
                 out: str | os.PathLike = "concept_map.png", step_deg: float = 1.0, land_only: bool = False,
                 extent: tuple[float, float, float, float] | None = None, title: str | None = None,
-                cmap: str = "magma", projection: Any = None, standardize: bool | None = None,
+                cmap: str = "magma", projection: Any = None, standardize: bool = False,
                 reference: Any = None, device: Any = None, progress: bool = False,
                 memory_limit_gb: float = MAP_MEMORY_LIMIT_GB, **encoder_kwargs: Any) -> Path:
     """Draw one concept's score over a global grid as a PNG world map (like GeoCLIP's text-query maps).
@@ -280,8 +281,7 @@ def concept_map(concept: str, *, bank: Any = DEFAULT_BANK, encoder: Any = DEFAUL
     ``extent`` (``lon_min, lon_max, lat_min, lat_max``) limits the map to a region, for example to leave out
     Antarctica when the bank was fitted without it. A grid whose estimated memory (:func:`map_memory_bytes`) exceeds
     ``memory_limit_gb`` is refused up front, with the step that would fit. Text banks are scored through a concept
-    projection, and cosine scores are drawn as z-scores against the reference places unless ``standardize=False``
-    (as in :func:`explain_locations`).
+    projection; ``standardize=True`` draws z-scores against the reference places (as in :func:`explain_locations`).
     """
     from geoembed.geo import global_grid
     from geoembed.maps import plot_world

@@ -60,7 +60,7 @@ class TaskExplanation:
 
 
 def concept_features(latlon: np.ndarray, *, encoder: Any, bank: Any = None, projection: Any = None,
-                     standardize: bool | None = None, reference: Any = None, device: Any = None,
+                     standardize: bool = False, reference: Any = None, device: Any = None,
                      progress: bool = False, **encoder_kwargs: Any) -> tuple[np.ndarray, list[str], str]:
     """``(features (N, K), concept names, description)`` of places: an encoder's named outputs, or a bank's scores."""
     from geoembed.errors import ConceptBankError
@@ -96,7 +96,7 @@ def concept_features(latlon: np.ndarray, *, encoder: Any, bank: Any = None, proj
 
 
 def explain_task(task: Any, *, encoder: Any = "geoclip-concept", bank: Any = None, projection: Any = None,
-                 standardize: bool | None = None, reference: Any = None, target_class: str | None = None,
+                 standardize: bool = False, reference: Any = None, target_class: str | None = None,
                  top_n: int = 10, out: str | os.PathLike | None = None, n_folds: int = 5, seed: int = 0,
                  device: Any = None, progress: bool = False, **encoder_kwargs: Any) -> TaskExplanation:
     """Fit a standardised linear probe of ``task``'s target on concept features and explain it by its coefficients.

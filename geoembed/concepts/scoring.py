@@ -46,7 +46,7 @@ REFERENCE_SEED = 0
 #: concept the model hardly moves from place to place cannot stand out through tiny differences.
 SD_FLOOR = 0.1
 #: Default L1 penalty of the sparse decomposition (on unit vectors; see :func:`sparse_decompose`).
-SPARSE_ALPHA = 0.05
+SPARSE_ALPHA = 0.15
 _FORMAT = "1"
 _STORE = DiskCache("concept_reference")
 
@@ -211,12 +211,10 @@ class ConceptScorer:
         return ReferenceStatistics(mean=stored[:k], sd=np.maximum(sd, floor), center=stored[2 * k:],
                                    places=len(latlon))
 
-    def scores(self, latlon: np.ndarray, *, standardize: bool | None = None, reference: Any = None,
+    def scores(self, latlon: np.ndarray, *, standardize: bool = False, reference: Any = None,
                batch_size: int = 8192, progress: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
-        """``(raw, standardised or None)`` scores ``(N, K)``; ``standardize=None`` standardises cosine banks only."""
+        """``(raw, z-scores or None)`` scores ``(N, K)``: z-scores against the reference places when ``standardize``."""
         raw = self.raw_scores(self.vectors(latlon, batch_size=batch_size, progress=progress))
-        if standardize is None:
-            standardize = self.bank.scoring == "cosine"
         if not standardize:
             return raw, None
         stats = self.reference(reference, progress=progress)
