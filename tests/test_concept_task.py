@@ -51,6 +51,10 @@ def test_explains_a_regression_task_by_its_concepts(tmp_path):
     assert result.figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "NamedConceptEncoder concept activations" in result.features
     assert list(result.top(1)["concept"]) == ["northness", "tropicality"]
+    strong = geoembed.explain_task(make_task(), encoder=NamedConceptEncoder(), alpha=1e4)
+    assert strong.alpha == 1e4 and strong.coefficients["coefficient"].abs().max() < table["coefficient"].abs().max()
+    with pytest.raises(ValueError, match="alpha"):
+        geoembed.explain_task(make_task(), encoder=NamedConceptEncoder(), alpha=-1)
 
 
 def test_explains_a_classification_task():
