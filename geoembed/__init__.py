@@ -29,6 +29,9 @@ _LAZY = {
     "register_concept_bank": "geoembed.registry",
     "create_concept_bank": "geoembed.registry",
     "list_concept_banks": "geoembed.registry",
+    "register_concept_projection": "geoembed.registry",
+    "create_concept_projection": "geoembed.registry",
+    "list_concept_projections": "geoembed.registry",
     "refresh_plugins": "geoembed.registry",
     "load_all_plugins": "geoembed.registry",
     # encoding
@@ -68,6 +71,10 @@ _LAZY = {
     "explain_locations": "geoembed.concepts.explain",
     "concept_profile": "geoembed.concepts.explain",
     "concept_map": "geoembed.concepts.explain",
+    "sparse_explanation": "geoembed.concepts.explain",
+    "explain_task": "geoembed.concepts.probe",
+    "ConceptProjection": "geoembed.concepts.projection",
+    "LinearConceptProjection": "geoembed.concepts.projection",
     # images: backbones and feature extraction (geoembed/image_backbones/); geo-localization, text maps (geoembed/retrieval/)
     "ImageBackbone": "geoembed.image_backbones.contract",
     "get_image_backbone": "geoembed.image_backbones.images",

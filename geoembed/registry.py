@@ -401,9 +401,13 @@ def check_command(obj: Any, name: str) -> str | None:
 #: CLI subcommands added by plugins (``geoembed train``...); the core's own commands are modules of geoembed.commands.
 commands = Registry("command", "geoembed.commands", check=check_command)
 
+concept_projections = Registry("concept projection", "geoembed.concept_projections")
+
 #: Every registry by its entry point group, for tools that walk all kinds (``geoembed plugins``).
 REGISTRIES: dict[str, Registry] = {
-    r.group: r for r in (image_backbones, location_encoders, concept_banks, text_encoders, tasks, galleries, commands)
+    r.group: r
+    for r in (image_backbones, location_encoders, concept_banks, text_encoders, tasks, galleries, concept_projections,
+              commands)
 }
 
 
@@ -521,3 +525,22 @@ def register_command(name: str, command: Any = None, *, overwrite: bool = False)
 def list_commands(pattern: str = "*") -> list[str]:
     """Names of CLI subcommands added by plugins matching a wildcard pattern (the core's own are not listed)."""
     return commands.names(pattern)
+
+
+def register_concept_projection(name: str, factory: Callable[..., Any] | None = None, *, overwrite: bool = False):
+    """Register a concept projection under ``name``: a factory, or a ready-made projection object (usable as a
+    decorator). See :mod:`geoembed.concepts.projection` for the contract."""
+    if factory is not None and not isinstance(factory, type) and callable(getattr(factory, "project", None)):
+        projection = factory
+        factory = lambda **_: projection  # noqa: E731 - a ready projection; wrap it so the registry stays uniform
+    return concept_projections.register(name, factory, overwrite=overwrite)
+
+
+def create_concept_projection(name: str, **kwargs: Any) -> Any:
+    """Build the concept projection registered under ``name``, e.g. ``create_concept_projection("geoclip-minilm")``."""
+    return concept_projections.create(name, **kwargs)
+
+
+def list_concept_projections(pattern: str = "*") -> list[str]:
+    """Names of registered concept projections matching a wildcard pattern."""
+    return concept_projections.names(pattern)

@@ -14,12 +14,11 @@ import shapely
 
 import geoembed
 from geoembed.cli import main
-from geoembed.concepts.bank import ConceptBank
+from geoembed.concepts.bank import ConceptBank, fit_geodata_bank
 from geoembed.concepts.geodata import (
     concept_labels,
     evaluate_geodata_concepts,
     fit_concept_vectors,
-    fit_geodata_bank,
     spatial_block_folds,
 )
 from geoembed.errors import ConceptBankError, InvalidGeometryError
@@ -156,14 +155,19 @@ def test_explain_locations_is_tidy():
         geoembed.explain_location(point=np.array([[0.0, 0.0], [1.0, 1.0]]))
 
 
-def test_a_text_bank_cannot_explain_location_embeddings():
-    minilm_like = ConceptBank.from_array(["desert", "snow"], np.ones((2, 384)), space="text:all-MiniLM-L6-v2")
+def test_a_text_bank_without_a_projection_cannot_explain_location_embeddings():
+    unprojected = ConceptBank.from_array(["desert", "snow"], np.ones((2, 384)), space="text:unprojected-model")
     with pytest.raises(ConceptBankError, match="text bank cannot score location embeddings") as info:
-        geoembed.explain_location(lat=0.0, lon=0.0, bank=minilm_like)
-    assert "bank='geodata.geoclip'" in str(info.value) and "text_encoder='geoclip'" in str(info.value)
+        geoembed.explain_location(lat=0.0, lon=0.0, bank=unprojected)
+    assert "No registered concept projection maps 'location:geoclip.mp16' into 'text:unprojected-model'" in str(
+        info.value)
     same_width = ConceptBank.from_array(["desert", "snow"], np.ones((2, 512)), space="text:open_clip/x/y")
     with pytest.raises(ConceptBankError, match="mean nothing"):
         geoembed.explain_location(lat=0.0, lon=0.0, bank=same_width)
+    linear_elsewhere = ConceptBank(["a", "b"], np.ones((2, 512)), space="location:other", scoring="linear",
+                                   bias=np.zeros(2))
+    with pytest.raises(ConceptBankError, match="mean nothing"):
+        geoembed.explain_location(lat=0.0, lon=0.0, bank=linear_elsewhere)
 
 
 def test_concept_map_writes_a_png(tmp_path):

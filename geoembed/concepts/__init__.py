@@ -4,14 +4,32 @@
 - :mod:`~geoembed.concepts.text_encoders`: the text encoder registry (MiniLM offline, open_clip, sentence-transformers)
   and the on-disk concept embedding cache;
 - :mod:`~geoembed.concepts.geodata`: concept activation vectors fitted on labelled places, and their evaluation;
-- :mod:`~geoembed.concepts.explain`: top concepts of places, concept profiles and concept maps;
+- :mod:`~geoembed.concepts.projection`: concept projections (location space -> text space) and their registry;
+- :mod:`~geoembed.concepts.scoring`: the route from places to a bank's space, standardised scores against reference
+  places, and SpLiCE-style sparse decomposition;
+- :mod:`~geoembed.concepts.probe`: concept-level explanations of downstream tasks (:func:`explain_task`);
+- :mod:`~geoembed.concepts.explain`: top concepts of places, sparse explanations, concept profiles and concept maps;
 - :mod:`~geoembed.concepts.builtin`: the shipped banks (``geography``, ``generic``); the GeoCLIP plugin adds
-  ``geodata.geoclip`` and the ``geoclip`` text encoder through the same registries.
+  ``geodata.geoclip``, the ``geoclip`` text encoder and the ``geoclip-minilm`` projection through the same registries.
 """
 
-from geoembed.concepts.bank import ConceptBank, load_concept_bank, location_space, read_concept_file
-from geoembed.concepts.explain import concept_map, concept_profile, explain_location, explain_locations
-from geoembed.concepts.geodata import evaluate_geodata_concepts, fit_concept_vectors, fit_geodata_bank
+from geoembed.concepts.bank import ConceptBank, fit_geodata_bank, load_concept_bank, location_space, read_concept_file
+from geoembed.concepts.explain import (
+    concept_map,
+    concept_profile,
+    explain_location,
+    explain_locations,
+    sparse_explanation,
+)
+from geoembed.concepts.projection import (
+    ConceptProjection,
+    LinearConceptProjection,
+    find_concept_projection,
+    get_concept_projection,
+)
+from geoembed.concepts.probe import TaskExplanation, explain_task
+from geoembed.concepts.scoring import ConceptScorer, sparse_decompose
+from geoembed.concepts.geodata import evaluate_geodata_concepts, fit_concept_vectors
 from geoembed.concepts.text_encoders import (
     OpenCLIPTextEncoder,
     SentenceTransformerTextEncoder,
@@ -25,6 +43,10 @@ from geoembed.concepts.text_encoders import (
 
 __all__ = [
     "ConceptBank",
+    "ConceptProjection",
+    "ConceptScorer",
+    "LinearConceptProjection",
+    "TaskExplanation",
     "OpenCLIPTextEncoder",
     "SentenceTransformerTextEncoder",
     "TextEncoder",
@@ -35,12 +57,17 @@ __all__ = [
     "evaluate_geodata_concepts",
     "explain_location",
     "explain_locations",
+    "explain_task",
     "fit_concept_vectors",
+    "find_concept_projection",
     "fit_geodata_bank",
+    "get_concept_projection",
     "get_text_encoder",
     "list_text_encoders",
     "load_concept_bank",
     "location_space",
     "read_concept_file",
     "register_text_encoder",
+    "sparse_decompose",
+    "sparse_explanation",
 ]

@@ -366,11 +366,65 @@ class ConceptBank:
     def from_geodata(cls, gdf: Any, label_column: str | Sequence[str], **kwargs: Any) -> "ConceptBank":
         """Concept activation vectors in a location encoder's space, fitted on a labelled GeoDataFrame of points.
 
-        See :func:`geoembed.concepts.geodata.fit_geodata_bank` for the arguments and the method.
+        See :func:`fit_geodata_bank` for the arguments and :mod:`geoembed.concepts.geodata` for the method.
         """
-        from geoembed.concepts.geodata import fit_geodata_bank
-
         return fit_geodata_bank(gdf, label_column, **kwargs)
+
+
+def fit_geodata_bank(
+    gdf: Any,
+    label_column: str | Sequence[str],
+    *,
+    encoder: Any = "geoclip",
+    method: str = "logistic",
+    categories: str | Mapping[str, str] | None = None,
+    descriptions: Mapping[str, str] | None = None,
+    C: float = 1.0,
+    min_positives: int = 10,
+    device: Any = None,
+    batch_size: int = 8192,
+    progress: bool = False,
+    provenance: Mapping[str, Any] | None = None,
+    **encoder_kwargs: Any,
+) -> ConceptBank:
+    """A linear concept bank in ``encoder``'s space, fitted on a GeoDataFrame of labelled points (see
+    :mod:`geoembed.concepts.geodata` for the probes; this is :meth:`ConceptBank.from_geodata`).
+
+    >>> bank = ConceptBank.from_geodata(places, "climate", encoder="geoclip")          # doctest: +SKIP
+    >>> geoembed.explain_location(lat=27.98, lon=86.92, bank=bank)                     # doctest: +SKIP
+
+    Args:
+        gdf: a GeoDataFrame of points (any CRS; reprojected to WGS84) with the label columns.
+        label_column: a class column (one concept per value) or a boolean column (one concept), or a list of them.
+        encoder: a registered location encoder name or a :class:`~geoembed.LocationEncoder`.
+        method: ``"logistic"`` or ``"mean"`` (see the module docstring).
+        categories: category path(s) for the concepts (default ``"geodata/<column>"``).
+        descriptions: optional text per concept name (how its labels were made, for example).
+        C: inverse regularisation strength of the logistic probes.
+        min_positives: fewest positive (and negative) places a concept needs.
+    """
+    from geoembed.concepts.geodata import concept_labels, fit_concept_vectors
+    from geoembed.coords import as_latlon
+    from geoembed.location_encoders.encode import encode_location, get_location_encoder
+
+    latlon = as_latlon(gdf)
+    labels = concept_labels(gdf, label_column, categories)
+    model = get_location_encoder(encoder, device=device, **encoder_kwargs)
+    embeddings = encode_location(latlon, order="latlon", encoder=model, batch_size=batch_size, progress=progress)
+    weights, bias = fit_concept_vectors(embeddings, labels.targets, labels.known, method=method, C=C,
+                                        min_positives=min_positives, names=labels.names)
+    record = {
+        "built_from": "geodata",
+        "method": method,
+        "C": C,
+        "location_encoder": model.identity,
+        "label_columns": sorted(set(labels.columns)),
+        "places": int(len(latlon)),
+        "positives": {n: int(labels.targets[:, k].sum()) for k, n in enumerate(labels.names)},
+    }
+    return ConceptBank(labels.names, weights, space=location_space(model), categories=labels.categories,
+                       descriptions=[str((descriptions or {}).get(n, "")) for n in labels.names],
+                       scoring="linear", bias=bias, provenance={**record, **dict(provenance or {})})
 
 
 def metadata_checksum(meta: Mapping[str, Any]) -> str:

@@ -1,5 +1,8 @@
 """Concept activation vectors (CAVs) in a location encoder's space, learned from labelled places.
 
+This module holds the numerical parts (labels, probes, held-out evaluation) and imports no concept bank:
+:meth:`geoembed.ConceptBank.from_geodata` (:func:`geoembed.concepts.bank.fit_geodata_bank`) builds a bank with them.
+
 Given points labelled with classes (climate zones, land cover...) or flags ("coastal", "high altitude"), each concept
 gets a linear probe on the L2-normalised location embeddings: a weight vector ``w`` (the concept's direction, its CAV)
 and an intercept ``b``. A place then scores ``sigmoid(normalize(x) @ w + b)``: the probe's probability that the
@@ -23,7 +26,6 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from geoembed.concepts.bank import ConceptBank, location_space
 from geoembed.errors import ConceptBankError
 
 METHODS = ("logistic", "mean")
@@ -130,60 +132,6 @@ def fit_concept_vectors(embeddings: np.ndarray, targets: np.ndarray, known: np.n
             platt = LogisticRegression(C=1e6, max_iter=2000).fit(projection, y)
             weights[k], bias[k] = platt.coef_[0, 0] * direction, platt.intercept_[0]
     return weights.astype(np.float32), bias.astype(np.float32)
-
-
-def fit_geodata_bank(
-    gdf: Any,
-    label_column: str | Sequence[str],
-    *,
-    encoder: Any = "geoclip",
-    method: str = "logistic",
-    categories: str | Mapping[str, str] | None = None,
-    descriptions: Mapping[str, str] | None = None,
-    C: float = 1.0,
-    min_positives: int = 10,
-    device: Any = None,
-    batch_size: int = 8192,
-    progress: bool = False,
-    provenance: Mapping[str, Any] | None = None,
-    **encoder_kwargs: Any,
-) -> ConceptBank:
-    """A linear concept bank in ``encoder``'s space, fitted on a GeoDataFrame of labelled points.
-
-    >>> bank = ConceptBank.from_geodata(places, "climate", encoder="geoclip")          # doctest: +SKIP
-    >>> geoembed.explain_location(lat=27.98, lon=86.92, bank=bank)                     # doctest: +SKIP
-
-    Args:
-        gdf: a GeoDataFrame of points (any CRS; reprojected to WGS84) with the label columns.
-        label_column: a class column (one concept per value) or a boolean column (one concept), or a list of them.
-        encoder: a registered location encoder name or a :class:`~geoembed.LocationEncoder`.
-        method: ``"logistic"`` or ``"mean"`` (see the module docstring).
-        categories: category path(s) for the concepts (default ``"geodata/<column>"``).
-        descriptions: optional text per concept name (how its labels were made, for example).
-        C: inverse regularisation strength of the logistic probes.
-        min_positives: fewest positive (and negative) places a concept needs.
-    """
-    from geoembed.coords import as_latlon
-    from geoembed.location_encoders.encode import encode_location, get_location_encoder
-
-    latlon = as_latlon(gdf)
-    labels = concept_labels(gdf, label_column, categories)
-    model = get_location_encoder(encoder, device=device, **encoder_kwargs)
-    embeddings = encode_location(latlon, order="latlon", encoder=model, batch_size=batch_size, progress=progress)
-    weights, bias = fit_concept_vectors(embeddings, labels.targets, labels.known, method=method, C=C,
-                                        min_positives=min_positives, names=labels.names)
-    record = {
-        "built_from": "geodata",
-        "method": method,
-        "C": C,
-        "location_encoder": model.identity,
-        "label_columns": sorted(set(labels.columns)),
-        "places": int(len(latlon)),
-        "positives": {n: int(labels.targets[:, k].sum()) for k, n in enumerate(labels.names)},
-    }
-    return ConceptBank(labels.names, weights, space=location_space(model), categories=labels.categories,
-                       descriptions=[str((descriptions or {}).get(n, "")) for n in labels.names],
-                       scoring="linear", bias=bias, provenance={**record, **dict(provenance or {})})
 
 
 # -- spatially held-out evaluation ----------------------------------------------------------------------------------

@@ -161,7 +161,7 @@ def main(argv=None) -> int:
 
     from geoembed.atomic import atomic_write
     from geoembed.concepts.explain import concept_map
-    from geoembed.concepts.geodata import evaluate_geodata_concepts, fit_geodata_bank
+    from geoembed.concepts import evaluate_geodata_concepts, fit_geodata_bank
 
     started = time.time()
     places = labelled_places(args.data_dir, args.points, args.seed)
