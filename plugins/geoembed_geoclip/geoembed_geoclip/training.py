@@ -87,6 +87,7 @@ def train_geoclip(
     val_coordinates: Any = None,
     resume: bool = False,
     progress: bool = True,
+    location_features: Any = None,
     **options: Any,
 ) -> TrainResult:
     """Train (or, with ``resume=True``, continue training) and save everything in ``run_dir``.
@@ -101,6 +102,9 @@ def train_geoclip(
         **options: also ``concepts=``: a registered bank name or a saved bank's folder, None (plain GeoCLIP), or a
             bank object / ``(K, D)`` matrix (recorded as ``"custom"``; its vectors are saved with the model).
         resume: continue the run in ``run_dir`` from its last checkpoint (with ``epochs`` raised to train longer).
+        location_features: the location encoder's outputs for ``coordinates`` computed beforehand (``(N, D_loc)``
+            array or ``.npy``), e.g. cached once for many runs; only with a frozen encoder and no GPS noise
+            (``train_location="none"``, both noise sigmas 0), where they are exactly what training would compute.
     """
     run_dir = Path(run_dir)
     concepts = options.get("concepts")
@@ -140,7 +144,12 @@ def train_geoclip(
     optimizer = torch.optim.Adam(parameters, lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=config.lr_gamma)
     generator = torch.Generator().manual_seed(config.seed)
-    cache = _LocationCache(model, latlon, progress) if config.caches_locations else None
+    if location_features is not None and not config.caches_locations:
+        raise ValueError("location_features can only stand in for a frozen location encoder without GPS noise: "
+                         "use train_location='none', gps_noise_m=0 and queue_noise_m=0.")
+    if config.init_from is not None and not resume:
+        _initialise_concepts(model, config.init_from)
+    cache = _LocationCache(model, latlon, progress, precomputed=location_features) if config.caches_locations else None
     queue = GPSQueue(config.queue_size, generator=generator,
                      dim=None if cache is None else int(model.location_encoder.embedding_dim))
     history: list[dict[str, float]] = []
@@ -173,6 +182,35 @@ def train_geoclip(
     return TrainResult(model, run_dir, history)
 
 
+def _initialise_concepts(model: ConceptAwareGeoCLIP, source: str | os.PathLike) -> None:
+    """Copy a trained run's concept module into ``model``'s (offset, projections whose shapes match)."""
+    from safetensors.torch import load_file
+
+    path = Path(source)
+    if path.is_dir():
+        path = path / MODEL_NAME
+    if not path.is_file():
+        raise GeoembedError(f"init_from={str(source)!r} is neither a training run folder nor a weights file.")
+    if path.parent.joinpath(CONFIG_NAME).is_file():
+        _, meta = read_run_config(path.parent)
+        if meta["concept_names"] is not None and list(meta["concept_names"]) != model.concept_names:
+            raise GeoembedError(f"init_from={str(source)!r} was trained with other concepts than this run's bank; "
+                                f"use the same bank.")
+    saved = load_file(path)
+    own = model.concepts.state_dict()
+    copied = {}
+    for key, value in own.items():
+        other = saved.get("concepts." + key)
+        if other is None:
+            other = saved.get(key)
+        if other is not None and other.shape == value.shape:
+            copied[key] = other
+    if "offset" not in copied or "location_projection.weight" not in copied:
+        raise GeoembedError(f"init_from={str(source)!r} holds no concept module that fits this model (its basis "
+                            f"offset and location projection must have the same shapes).")
+    model.concepts.load_state_dict({**own, **copied}, strict=True)
+
+
 def _validation_split(val_features: Any, val_coordinates: Any) -> tuple[np.ndarray, np.ndarray] | None:
     if (val_features is None) != (val_coordinates is None):
         raise ValueError("Give both val_features and val_coordinates, or neither.")
@@ -198,9 +236,19 @@ def _set_trainable(model: ConceptAwareGeoCLIP, train_location: str) -> None:
 class _LocationCache:
     """Location encoder outputs of the training coordinates, computed once (frozen encoder, no GPS noise)."""
 
-    def __init__(self, model: ConceptAwareGeoCLIP, latlon: np.ndarray, progress: bool):
+    def __init__(self, model: ConceptAwareGeoCLIP, latlon: np.ndarray, progress: bool, precomputed: Any = None):
         self.model = model
-        self.features = self.encode(torch.tensor(latlon), progress=progress)
+        if precomputed is None:
+            self.features = self.encode(torch.tensor(latlon), progress=progress)
+            return
+        features = load_features(precomputed)
+        width = int(model.location_encoder.embedding_dim)
+        if features.shape != (len(latlon), width):
+            raise ValueError(f"location_features must be ({len(latlon)}, {width}) (one {width}-d location embedding "
+                             f"per coordinate), got {tuple(features.shape)}.")
+        self.features = torch.as_tensor(np.asarray(features, dtype=np.float32))
+        if not torch.isfinite(self.features).all():
+            raise ValueError("location_features contain NaN or infinite values.")
 
     @torch.no_grad()
     def encode(self, latlon: torch.Tensor, progress: bool = False) -> torch.Tensor:

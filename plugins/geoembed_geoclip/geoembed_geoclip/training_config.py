@@ -33,12 +33,17 @@ class TrainConfig:
         location_encoder, location_encoder_kwargs: a registered location encoder and its factory options.
         center_concepts: subtract the bank's mean vector before normalising the basis (see
             :class:`~geoembed_geoclip.concept_aware.ConceptAlignment`).
+        project_out_mean: remove the bank's mean direction from both projections too, so that raw text vectors of
+            concepts outside the bank score places as centred ones would (the description-trained model uses it).
         train_location: ``"all"`` (the paper), ``"heads"`` (only parameters named ``*head*``: GeoCLIP's per-scale
             output layers) or ``"none"`` (frozen; with both noises at 0 its outputs are computed once, much faster).
         divergence, divergence_weight, bandwidth: the Concept Space Divergence (``"cs"`` or ``"mmd"``), its weight
             (the paper gives none; 0 switches it off) and its Gaussian kernel bandwidth (None: median heuristic).
         views: augmented views used per image and step when features are ``(N, P, F)``; None uses all ``P``.
         amp: bfloat16 autocast when training on CUDA (ignored on CPU).
+        init_from: a trained run folder (or its ``model.safetensors``) whose concept module initialises this one:
+            the basis offset and the location projection, and the image projection when its widths match (e.g. the
+            description-trained projection to start image-GPS training). Concept names must be the same.
     """
 
     concepts: str | None = "geography"
@@ -47,6 +52,7 @@ class TrainConfig:
     location_encoder_kwargs: dict[str, Any] = field(default_factory=dict)
     train_location: str = "all"
     center_concepts: bool = True
+    project_out_mean: bool = False
     temperature: float = 0.07
     learn_temperature: bool = True
     divergence: str = "cs"
@@ -64,6 +70,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     amp: bool = True
+    init_from: str | None = None
 
     def __post_init__(self) -> None:
         checks = [
@@ -84,6 +91,10 @@ class TrainConfig:
             (self.views is None or _positive_int(self.views),
              f"views must be a positive integer or None, got {self.views!r}"),
             (0 < self.temperature < 1, f"temperature must be in (0, 1), got {self.temperature}"),
+            (not self.project_out_mean or (self.center_concepts and self.concepts is not None),
+             "project_out_mean needs a concept bank and center_concepts=True"),
+            (self.init_from is None or self.concepts is not None,
+             "init_from initialises the concept module: it needs a concept bank"),
         ]
         for ok, message in checks:
             if not ok:
@@ -138,7 +149,8 @@ def build_model(config: TrainConfig, feature_dim: int, concepts: Any = None) -> 
             image_dim = out_dim
             if config.image_head == "mp16":
                 _load_published_head(head, feature_dim, out_dim)
-        alignment = (ConceptAlignment(concepts, image_dim, location_dim, center=config.center_concepts)
+        alignment = (ConceptAlignment(concepts, image_dim, location_dim, center=config.center_concepts,
+                                      project_out_mean=config.project_out_mean)
                      if concepts is not None else None)
     if alignment is None and image_dim != location_dim:
         raise ValueError(f"Plain GeoCLIP needs image and location embeddings of one width: {image_dim} vs "
