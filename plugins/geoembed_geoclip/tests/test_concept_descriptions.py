@@ -18,8 +18,8 @@ from geoembed.errors import ChecksumMismatchError, GeoembedError, WeightsNotFoun
 from geoembed.weights import sha256_file
 
 TEXT = {"Dfc": "subarctic climate with long, cold winters, snow and evergreen conifer forest",
-        "BWh": "hot, very dry climate on bare sand with almost no vegetation",
-        "Af": "hot, wet equatorial climate with dense evergreen broadleaf forest and heavy rain"}
+        "BWh": "hot desert climate on bare sand with almost no vegetation",
+        "Af": "tropical rainforest climate with dense evergreen broadleaf forest and heavy rain"}
 
 
 def make_places(folder: Path, n: int = 240, seed: int = 0) -> Path:
@@ -113,7 +113,7 @@ def test_training_learns_and_ships(trained):
     truths[words[2]] = np.abs(data.latlon[:, 0]) < 10
     scores = concept_scores(model, data.locations, encode_texts(get_text_encoder("minilm"), words))
     rows = auc_table(scores, truths, words, min_count=5)
-    assert min(r["auc"] for r in rows) > 0.7 and np.mean([r["auc"] for r in rows]) > 0.8, rows
+    assert min(r["auc"] for r in rows) > 0.8, rows
     untrained = concept_scores(_fresh_model(model), data.locations, encode_texts(get_text_encoder("minilm"), words))
     assert np.mean([r["auc"] for r in auc_table(untrained, truths, words, min_count=5)]) < \
         np.mean([r["auc"] for r in rows])
@@ -180,8 +180,9 @@ def test_init_from_description_run(trained, tmp_path):
     torch.testing.assert_close(run.model.concepts.location_projection.weight, source, atol=1e-6, rtol=0)
     with pytest.raises(ValueError, match="init_from"):
         train_geoclip(features, coords, tmp_path / "x", concepts=None, init_from=str(root / "run"), progress=False)
+    other = np.random.default_rng(1).normal(size=(447, 384)).astype(np.float32)  # same shapes, other concepts
     with pytest.raises(GeoembedError, match="other concepts"):
-        train_geoclip(features, coords, tmp_path / "y", concepts="generic", image_head="none", epochs=1,
+        train_geoclip(features, coords, tmp_path / "y", concepts=other, image_head="none", epochs=1,
                       train_location="none", gps_noise_m=0, queue_noise_m=0, init_from=str(root / "run"),
                       progress=False)
 
@@ -196,6 +197,7 @@ def test_location_features_checked(tmp_path):
                       progress=False)
 
 
+@pytest.mark.slow
 def test_rules_parse_manifest_forms():
     from geoembed_geoclip.concept_validation import RULES, heldout_rules, parse_rule
 
