@@ -138,12 +138,14 @@ def chart(results: dict, path: Path) -> None:
     ax.set_yticks(range(len(rows)), [r["concept"] for _, r in rows], fontsize=7)
     ax.axvline(0.5, color="grey", ls=":", label="chance (0.5)")
     ax.axvline(0.85, color="red", ls="--", label="target mean (0.85)")
-    for g, c in colours.items():
-        ax.barh([], [], color=c, label=g)
+    from matplotlib.patches import Patch
+
+    handles, _ = ax.get_legend_handles_labels()
+    handles += [Patch(color=c, label=g) for g, c in colours.items()]
     ax.set_xlim(0, 1)
     ax.set_xlabel("ROC AUC on held-out spatial blocks")
     ax.set_title(f"Concept scores vs ground-truth maps ({runs[0]})")
-    ax.legend(loc="lower right", fontsize=7)
+    ax.legend(handles=handles, loc="lower right", fontsize=7)
     groups = list(main_run["groups"])
     width = 0.8 / len(groups)
     for k, g in enumerate(groups):
