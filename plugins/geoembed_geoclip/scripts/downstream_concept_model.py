@@ -6,7 +6,7 @@ concatenated, spatial cross-validation, EXCLUDING every task built from a source
 
 The exclusion compares source ids: a task's ``sources`` (manifest field) or, where the manifest has none yet, ids
 read from its provenance text (:data:`PROVENANCE_IDS`); Koppen-Geiger maps count as one family. The encoders
-``geoclip-concept`` and ``geoclip+concept`` (concatenation) are registered by this script only.
+``geoclip-concept`` and ``geoclip-and-concept`` (the two concatenated) are registered by this script only.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def main(argv=None) -> int:
 
     from geoembed.atomic import atomic_write
     from geoembed.downstream.benchmark import run_benchmark
-    from geoembed.downstream.report import summarize
+    from geoembed.downstream.report import PRIMARY_METRIC, summarize
     from geoembed.location_encoders.contract import LocationEncoder
     from geoembed.registry import create_location_encoder, register_location_encoder
     from geoembed_geoclip.concept_projection import geoclip_concept_location_encoder
@@ -97,22 +97,64 @@ def main(argv=None) -> int:
             return f"concat({self.a.identity},{self.b.identity})"
 
         def forward(self, latlon):
-            return torch.cat((self.a(latlon), self.b(latlon)), dim=1)
+            z = self.a(latlon)  # GeoCLIP once; the concept head reads the same embedding
+            concepts = self.b.alignment.location_vectors(z.float()) @ self.b.alignment.basis().T
+            return torch.cat((z, concepts), dim=1)
 
     register_location_encoder("geoclip-concept", geoclip_concept_location_encoder, overwrite=True)
-    register_location_encoder("geoclip+concept", Concat, overwrite=True)
+    register_location_encoder("geoclip-and-concept", Concat, overwrite=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    results = run_benchmark(kept, ["geoclip", "geoclip-concept", "geoclip+concept"], splits=["spatial"],
+    results = run_benchmark(kept, ["geoclip", "geoclip-concept", "geoclip-and-concept"], splits=["spatial"],
                             probes=[s for s in args.probes.split(",") if s], quick=args.quick,
                             seeds=[int(s) for s in args.seeds.split(",")], output=out / "run")
     summary = summarize(results)
     with atomic_write(out / "decisions.json") as tmp:
         tmp.write_text(json.dumps({"description_sources": sorted(fed), "tasks": decisions}, indent=2) + "\n")
     summary.to_csv(out / "summary.csv", index=False)
-    print(summary.to_string())
+    primary = summary[summary["metric"] == summary["kind"].map(PRIMARY_METRIC)]
+    table = primary.pivot_table(index=["task", "metric", "probe"], columns="encoder", values="mean", sort=False)
+    spread = primary.pivot_table(index=["task", "metric", "probe"], columns="encoder", values="std", sort=False)
+    encoders = ["geoclip", "geoclip-concept", "geoclip-and-concept"]
+    lines = ["| task | metric | probe | " + " | ".join(encoders) + " |", "|---|---|---|" + "---|" * len(encoders)]
+    for index, row in table.iterrows():
+        cells = [f"{row[e]:.3f} ± {spread.loc[index, e]:.3f}" for e in encoders]
+        lines.append("| " + " | ".join(index) + " | " + " | ".join(cells) + " |")
+    excluded = [n for n, d in decisions.items() if not d["kept"]]
+    lines += ["", f"Kept (no source shared with the descriptions): {', '.join(kept)}.",
+              f"Excluded: {', '.join(excluded)}."]
+    with atomic_write(out / "downstream.md") as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
+    chart(table, spread, encoders, out / "downstream.png")
+    print("\n".join(lines))
     del np
     return 0
+
+
+def chart(table, spread, encoders, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from geoembed.atomic import atomic_write
+
+    labels = [f"{t}\n{m} ({p})" for t, m, p in table.index]
+    width = 0.8 / len(encoders)
+    fig, ax = plt.subplots(figsize=(max(7, 1.6 * len(labels)), 4.5))
+    for k, encoder in enumerate(encoders):
+        ax.bar(np.arange(len(labels)) + k * width, table[encoder].to_numpy(), width,
+               yerr=spread[encoder].to_numpy(), capsize=3, label=encoder)
+    ax.set_xticks(np.arange(len(labels)) + width * (len(encoders) - 1) / 2, labels, fontsize=8)
+    ax.set_ylabel("score on held-out spatial folds (R² or macro-F1)")
+    ax.set_title("Downstream tasks sharing no source with the place descriptions (spatial CV, mean ± std)")
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_write(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
 
 
 if __name__ == "__main__":
