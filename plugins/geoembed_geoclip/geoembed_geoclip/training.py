@@ -139,6 +139,8 @@ def train_geoclip(
 
     model = build_model(config, features.shape[-1], concepts=concepts)
     _set_trainable(model, config.train_location)
+    if config.freeze_image_projection:
+        model.concepts.image_projection.requires_grad_(False)
     model.to(device)
     parameters = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(parameters, lr=config.lr, weight_decay=config.weight_decay)

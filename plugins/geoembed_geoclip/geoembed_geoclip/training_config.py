@@ -35,6 +35,9 @@ class TrainConfig:
             :class:`~geoembed_geoclip.concept_aware.ConceptAlignment`).
         project_out_mean: remove the bank's mean direction from both projections too, so that raw text vectors of
             concepts outside the bank score places as centred ones would (the description-trained model uses it).
+        freeze_image_projection: keep the image-side projection into the bank's space fixed (the identity when the
+            widths match): for features already in the bank's space, e.g. MiniLM embeddings of descriptions, so the
+            location side learns to land in that very space.
         train_location: ``"all"`` (the paper), ``"heads"`` (only parameters named ``*head*``: GeoCLIP's per-scale
             output layers) or ``"none"`` (frozen; with both noises at 0 its outputs are computed once, much faster).
         divergence, divergence_weight, bandwidth: the Concept Space Divergence (``"cs"`` or ``"mmd"``), its weight
@@ -53,6 +56,7 @@ class TrainConfig:
     train_location: str = "all"
     center_concepts: bool = True
     project_out_mean: bool = False
+    freeze_image_projection: bool = False
     temperature: float = 0.07
     learn_temperature: bool = True
     divergence: str = "cs"
@@ -93,6 +97,8 @@ class TrainConfig:
             (0 < self.temperature < 1, f"temperature must be in (0, 1), got {self.temperature}"),
             (not self.project_out_mean or (self.center_concepts and self.concepts is not None),
              "project_out_mean needs a concept bank and center_concepts=True"),
+            (not self.freeze_image_projection or self.concepts is not None,
+             "freeze_image_projection needs a concept bank (plain GeoCLIP has no image projection)"),
             (self.init_from is None or self.concepts is not None,
              "init_from initialises the concept module: it needs a concept bank"),
         ]

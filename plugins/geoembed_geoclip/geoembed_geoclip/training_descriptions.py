@@ -6,8 +6,9 @@ embedding of its coordinates (location side, 512-d), both computed once and cach
 :func:`geoembed_geoclip.training.train_geoclip`:
 
 - basis: a MiniLM concept bank (``geography``, 447 concepts) centred, plus a learnable offset;
-- description side: ``image_head="none"``, a linear projection initialised at the identity (descriptions and
-  concepts share MiniLM's space);
+- description side: ``image_head="none"`` and the projection fixed at the identity
+  (``freeze_image_projection``): descriptions and concepts already share MiniLM's space, so the location side
+  learns to land in that very space, where any MiniLM text scores it;
 - location side: GeoCLIP frozen + a linear projection into the same space; the bank's mean direction is projected
   out of both (``project_out_mean``) so any MiniLM text vector scores places by plain cosine;
 - contrastive loss with the GPS queue, plus the Cauchy-Schwarz concept-space divergence.
@@ -81,9 +82,9 @@ def description_config(bank: str | None = "geography", **overrides: Any) -> Trai
     """The :class:`TrainConfig` of description training for ``bank`` (None: the no-bottleneck ablation)."""
     options = {**DESCRIPTION_DEFAULTS, **overrides}
     if bank is None:
-        options.update(concepts=None, image_head="mlp", project_out_mean=False)
+        options.update(concepts=None, image_head="mlp", project_out_mean=False, freeze_image_projection=False)
     else:
-        options.update(concepts=bank, image_head="none", project_out_mean=True)
+        options.update(concepts=bank, image_head="none", project_out_mean=True, freeze_image_projection=True)
     return TrainConfig(**options)
 
 
