@@ -55,6 +55,8 @@ def load_place_descriptions(folder: str | os.PathLike | None = None) -> tuple[An
                             f"build_place_descriptions.py).")
     manifest = json.loads(manifest_path.read_text())
     expected = manifest.get("sha256") or manifest.get("places_sha256")
+    if isinstance(expected, dict):  # {"places.parquet": sha256}
+        expected = expected.get(PLACES_NAME)
     actual = sha256_file(places_path)
     if expected is not None and expected != actual:
         raise GeoembedError(f"{places_path} does not match its manifest (sha256 {actual[:12]}..., manifest says "
