@@ -79,9 +79,23 @@ def main(argv=None) -> int:
                 row["rule"] = concepts[row["concept"]][0]
             run["groups"][group] = {"rows": rows, "mean_auc": mean_auc(rows),
                                     "evaluated": sum(r["auc"] is not None for r in rows)}
+        if model.concepts is not None and set(groups["ground truth"]) <= set(model.concept_names):
+            # the same concepts scored by the trained model's own activations (basis = text + learned offset)
+            import torch
+
+            names = list(groups["ground truth"])
+            index = [model.concept_names.index(n) for n in names]
+            with torch.no_grad():
+                acts = model.concepts.location_activations(torch.as_tensor(z)).numpy()[:, index]
+            rows = auc_table(acts, {n: groups["ground truth"][n][1] for n in names}, names, min_count=args.min_count)
+            for row in rows:
+                row["rule"] = groups["ground truth"][row["concept"]][0]
+            run["bank_activations"] = {"rows": rows, "mean_auc": mean_auc(rows),
+                                       "evaluated": sum(r["auc"] is not None for r in rows)}
         results["runs"][run_name] = run
         print(run_name, {g: (round(v["mean_auc"], 4) if v["mean_auc"] else None, v["evaluated"])
-                         for g, v in run["groups"].items()}, flush=True)
+                         for g, v in run["groups"].items()},
+              "bank activations:", run.get("bank_activations", {}).get("mean_auc"), flush=True)
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -105,6 +119,12 @@ def markdown(results: dict) -> str:
             info = results["runs"][r]["groups"][g]
             cells.append("-" if info["mean_auc"] is None else f"{info['mean_auc']:.3f} ({info['evaluated']})")
         lines.append(f"| mean AUC, {g} | " + " | ".join(cells) + " |")
+    cells = []
+    for r in runs:
+        info = results["runs"][r].get("bank_activations")
+        cells.append("-" if not info or info["mean_auc"] is None else f"{info['mean_auc']:.3f} ({info['evaluated']})")
+    lines.append("| mean AUC, ground truth scored by the trained bank activations (offset included) | "
+                 + " | ".join(cells) + " |")
     for g in groups:
         lines += ["", f"**{g}** (AUC per concept; positives among held-out places)", "",
                   "| concept | rule | positives | " + " | ".join(runs) + " |", "|---|---|---|" + "---|" * len(runs)]
