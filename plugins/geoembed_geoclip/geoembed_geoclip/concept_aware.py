@@ -125,6 +125,16 @@ class ConceptAlignment(nn.Module):
         any text vector of that space scores them by cosine, whether it is in the bank or not."""
         return self._to_concept_space(self.location_projection(embeddings))
 
+    def location_text_vectors(self, embeddings: torch.Tensor) -> torch.Tensor:
+        """``(N, D)`` unit vectors: each place's L2-normalised concept activations mapped back through the basis
+        (``normalize(a) @ basis``, less the bank's mean direction when the model removes it). Before the final
+        normalisation, its dot product with a unit text vector ``t`` of the bank's space is exactly the model's
+        retrieval score of ``t`` read as an image/description (the cosine of the two activation vectors) times a
+        constant per text, so any text of that space scores places the way the model compares them; as a cosine
+        it is that up to the vector's norm (which varies by a few percent from place to place)."""
+        activations = F.normalize(self.location_activations(embeddings), dim=-1)
+        return self._to_concept_space(activations @ self.basis())  # without the mean direction, if removed
+
     def image_activations(self, features: torch.Tensor) -> torch.Tensor:
         return self.image_vectors(features) @ self.basis().T
 

@@ -126,9 +126,10 @@ class GeoCLIPMiniLMProjection:
     """GeoCLIP location embeddings -> unit vectors in MiniLM's text space (the trained location projection).
 
     ``project(z)`` with ``z`` the raw 512-d outputs of the pretrained ``geoclip`` location encoder; score any MiniLM
-    text vector ``t`` (``geoembed.concepts.text_encoders`` ``"minilm"``) by cosine. The model removes the bank's
-    mean direction from the projected vectors, so ``cos(project(z), t)`` ranks places for a concept exactly as the
-    trained model's centred concept activations do.
+    text vector ``t`` (``geoembed.concepts.text_encoders`` ``"minilm"``) by cosine. The vector is the place's
+    normalised concept activations mapped back through the basis
+    (:meth:`~geoembed_geoclip.concept_aware.ConceptAlignment.location_text_vectors`): its dot product with ``t`` is
+    the trained model's own score of ``t`` read as a description of the place, times a constant per text.
     """
 
     def __init__(self, bank: str = DEFAULT_BANK, *, weights_folder: str | os.PathLike | None = None):
@@ -158,13 +159,13 @@ class GeoCLIPMiniLMProjection:
         if not np.isfinite(x).all():
             raise ValueError("location_embeddings contain NaN or infinite values.")
         with torch.no_grad():
-            return self.alignment.location_vectors(torch.from_numpy(x)).numpy()
+            return self.alignment.location_text_vectors(torch.from_numpy(x)).numpy()
 
     def activations(self, location_embeddings: Any) -> np.ndarray:
         """``(N, K)`` the trained model's concept activations over its own bank (basis with the learned offset)."""
-        vectors = torch.from_numpy(self.project(location_embeddings))
+        x = torch.as_tensor(np.asarray(location_embeddings, dtype=np.float32))
         with torch.no_grad():
-            return (vectors @ self.alignment.basis().T).numpy()
+            return self.alignment.location_activations(x).numpy()
 
     def __repr__(self) -> str:
         return (f"GeoCLIPMiniLMProjection(bank={self.bank!r}, {self.source_space} -> {self.target_space}, "

@@ -7,9 +7,9 @@ never in any description) are scored the same way, zero-shot, with their own rul
 
 How a concept text scores a place (:func:`concept_scores`):
 
-- concept-aware model: the cosine between the place's projected vector in MiniLM's space
-  (``ConceptAlignment.location_vectors`` of its GeoCLIP embedding, i.e. the ``geoclip-minilm`` projection) and the
-  concept's raw MiniLM text vector;
+- concept-aware model: the cosine between the place's vector in MiniLM's space
+  (``ConceptAlignment.location_text_vectors`` of its GeoCLIP embedding, i.e. the ``geoclip-minilm`` projection)
+  and the concept's raw MiniLM text vector;
 - plain GeoCLIP (the no-bottleneck ablation): the cosine between the place's GeoCLIP embedding and the concept text
   passed through the trained description head, i.e. the text treated as a very short description.
 """
@@ -139,7 +139,7 @@ def parse_rule(rule: str) -> Callable:
     """A manifest rule such as ``"koppen_class in {BWh, BWk}"`` or ``"relief_m >= 1000 and kind == 'land'"`` as a
     function of a DataFrame (clauses joined by ``and``; ``in`` takes a ``{...}`` set)."""
     clauses = []
-    for part in re.split(r"\s+and\s+", rule.strip()):
+    for part in re.split(r"\s+and\s+(?=(?:[^'\"]*['\"][^'\"]*['\"])*[^'\"]*$)", rule.strip()):  # not in quotes
         match = _CLAUSE.match(part)
         if match is None:
             raise ValueError(f"Cannot read the rule clause {part!r} (in {rule!r}).")
@@ -185,7 +185,7 @@ def concept_scores(model: Any, location_embeddings: np.ndarray, text_vectors: np
     t = torch.as_tensor(np.asarray(text_vectors, dtype=np.float32))
     with torch.no_grad():
         if model.concepts is not None:
-            places = model.concepts.location_vectors(z)
+            places = model.concepts.location_text_vectors(z)  # what the geoclip-minilm projection returns
             texts = F.normalize(t, dim=-1)
         else:
             places = F.normalize(z, dim=-1)

@@ -99,11 +99,25 @@ def test_training_learns_and_ships(trained):
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
     model = load_model(root / "run")
     with torch.no_grad():
-        expected = model.concepts.location_vectors(torch.as_tensor(data.locations)).numpy()
-    np.testing.assert_allclose(vectors, expected, atol=1e-6)
-    # the mean direction is projected out: raw and centred text vectors rank places identically
+        expected = model.concepts.location_text_vectors(torch.as_tensor(data.locations)).numpy()
+        located = model.concepts.location_vectors(torch.as_tensor(data.locations)).numpy()
+    np.testing.assert_allclose(vectors, expected, atol=1e-5)
+    # the mean direction is projected out of the location vectors: raw and centred texts rank places identically
     _, meta, _ = load_concept_weights("geography", root / "weights")
-    assert abs(vectors @ projection.alignment.mean_direction.numpy()).max() < 1e-5
+    assert abs(located @ projection.alignment.mean_direction.numpy()).max() < 1e-5
+    # before normalisation, dot products with a text vector are the model's own score of that text read as a
+    # description, times a constant per text
+    text = torch.nn.functional.normalize(torch.as_tensor(encode_texts(get_text_encoder("minilm"), ["snow"])), dim=-1)
+    z = torch.as_tensor(data.locations)
+    with torch.no_grad():
+        native = (model.embed_locations(torch.as_tensor(data.latlon, dtype=torch.float32))
+                  @ model.embed_images(text).T).numpy()[:, 0]
+        raw = torch.nn.functional.normalize(model.concepts.location_activations(z), dim=-1) @ model.concepts.basis()
+        m = model.concepts.mean_direction
+        raw = (raw - (raw @ m)[:, None] * m).numpy()
+    np.testing.assert_allclose(vectors, raw / np.linalg.norm(raw, axis=1, keepdims=True), atol=1e-5)
+    ratio = (raw @ text.numpy().T)[:, 0] / native
+    np.testing.assert_allclose(ratio, ratio[0], rtol=1e-3)
 
     # the three climates are told apart by their words through the projection (training places)
     words = ["hot desert climate", "subarctic climate", "tropical rainforest climate"]
@@ -209,6 +223,8 @@ def test_rules_parse_manifest_forms():
     assert parse_rule("nearest_city_population >= 1,000,000 and nearest_city_km <= 10")(frame).tolist() == \
         [True, False, False]
     assert parse_rule("land_cover in {'cropland', 'cropland/natural mosaic'}")(frame).tolist() == [True, True, False]
+    assert parse_rule("land_cover == 'cropland' and relief_m >= 1000")(frame).tolist() == [False, False, False]
+    assert parse_rule("land_cover == 'snow and ice'")(frame.assign(land_cover="snow and ice")).all()
     with pytest.raises(ValueError, match="Cannot read"):
         parse_rule("koppen_class is BWh")
     with pytest.raises(KeyError, match="elevation_m"):
