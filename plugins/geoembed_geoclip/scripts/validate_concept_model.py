@@ -25,6 +25,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--out", default="benchmarks/results/concept_model", help="output folder")
     p.add_argument("--splits", default="val,test", help="held-out splits to evaluate on (default: val,test)")
     p.add_argument("--min-count", type=int, default=10, help="fewest positives/negatives for a concept's AUC")
+    p.add_argument("--exclude-train-blocks-of", default=None, metavar="FOLDER",
+                   help="also drop places whose spatial block is a training block of this other place-descriptions "
+                        "build (the one the runs were trained on), to validate on another build")
     args = p.parse_args(argv)
     runs = []
     for item in args.run:
@@ -50,7 +53,13 @@ def main(argv=None) -> int:
 
     places, manifest = load_place_descriptions(args.data)
     splits = [s.strip() for s in args.splits.split(",") if s.strip()]
-    held = places[places["split"].isin(splits)].reset_index(drop=True)
+    held = places[places["split"].isin(splits)]
+    if args.exclude_train_blocks_of:
+        trained_on, other = load_place_descriptions(args.exclude_train_blocks_of)
+        if other.get("split", {}).get("block_size_deg") != manifest.get("split", {}).get("block_size_deg"):
+            raise SystemExit("--exclude-train-blocks-of: the two builds use different spatial blocks.")
+        held = held[~held["block"].isin(set(trained_on.loc[trained_on["split"] == "train", "block"]))]
+    held = held.reset_index(drop=True)
     if len(held) == 0:
         raise SystemExit(f"No places in the splits {splits}.")
     latlon = held[["lat", "lon"]].to_numpy(np.float64)
@@ -66,7 +75,8 @@ def main(argv=None) -> int:
         groups.setdefault("held-out words (zero-shot)", {})[word] = (rule, truth(held))
     encoder = get_text_encoder("minilm")
     results = {"data": {"version": manifest.get("version"), "places_sha256": manifest.get("places_sha256"),
-                        "held_out_places": int(len(held)), "splits": splits}, "runs": {}}
+                        "held_out_places": int(len(held)), "splits": splits,
+                        "excluded_train_blocks_of": args.exclude_train_blocks_of}, "runs": {}}
     for run_name, run_dir in args.runs:
         model = load_model(run_dir)
         run = {"run_dir": str(run_dir), "groups": {}}
