@@ -80,12 +80,20 @@ class ConceptAlignment(nn.Module):
     """
 
     def __init__(self, concepts: Any, image_dim: int, location_dim: int, *, names: Sequence[str] | None = None,
-                 center: bool = True):
+                 center: bool = True, project_out_mean: bool = False):
         super().__init__()
         embeddings, self.names = concept_basis(concepts, names)
+        if project_out_mean and not center:
+            raise ValueError("project_out_mean=True needs center=True (it removes the direction of the bank's mean).")
+        mean = embeddings.mean(dim=0)
         if center:
-            embeddings = embeddings - embeddings.mean(dim=0)
+            embeddings = embeddings - mean
         self.register_buffer("concept_embeddings", F.normalize(embeddings, dim=1))  # frozen
+        if project_out_mean:
+            # Projected vectors lose their component along the bank's mean direction m: then v . (t - m) = v . t for
+            # any text vector t, so a raw (uncentred) text embedding of ANY concept scores a place exactly as its
+            # centred version does, up to a positive factor per concept (see :meth:`project_locations`).
+            self.register_buffer("mean_direction", F.normalize(mean, dim=0))
         self.offset = nn.Parameter(torch.zeros_like(embeddings))
         self.image_projection = _projection(image_dim, embeddings.shape[1])
         self.location_projection = _projection(location_dim, embeddings.shape[1])
@@ -98,11 +106,40 @@ class ConceptAlignment(nn.Module):
         """The current ``(K, D)`` basis: frozen concept embeddings plus the learned offset."""
         return self.concept_embeddings + self.offset
 
+    @property
+    def projects_out_mean(self) -> bool:
+        return hasattr(self, "mean_direction")
+
+    def _to_concept_space(self, projected: torch.Tensor) -> torch.Tensor:
+        if self.projects_out_mean:
+            direction = self.mean_direction.to(projected.dtype)
+            projected = projected - (projected @ direction)[..., None] * direction
+        return F.normalize(projected, dim=-1)
+
+    def image_vectors(self, features: torch.Tensor) -> torch.Tensor:
+        """``(N, D)`` unit vectors of image (or description) features in the bank's embedding space."""
+        return self._to_concept_space(self.image_projection(features))
+
+    def location_vectors(self, embeddings: torch.Tensor) -> torch.Tensor:
+        """``(N, D)`` unit vectors of location embeddings in the bank's embedding space (e.g. MiniLM's text space):
+        any text vector of that space scores them by cosine, whether it is in the bank or not."""
+        return self._to_concept_space(self.location_projection(embeddings))
+
+    def location_text_vectors(self, embeddings: torch.Tensor) -> torch.Tensor:
+        """``(N, D)`` unit vectors: each place's L2-normalised concept activations mapped back through the basis
+        (``normalize(a) @ basis``, less the bank's mean direction when the model removes it). Before the final
+        normalisation, its dot product with a unit text vector ``t`` of the bank's space is exactly the model's
+        retrieval score of ``t`` read as an image/description (the cosine of the two activation vectors) times a
+        constant per text, so any text of that space scores places the way the model compares them; as a cosine
+        it is that up to the vector's norm (which varies by a few percent from place to place)."""
+        activations = F.normalize(self.location_activations(embeddings), dim=-1)
+        return self._to_concept_space(activations @ self.basis())  # without the mean direction, if removed
+
     def image_activations(self, features: torch.Tensor) -> torch.Tensor:
-        return F.normalize(self.image_projection(features), dim=-1) @ self.basis().T
+        return self.image_vectors(features) @ self.basis().T
 
     def location_activations(self, embeddings: torch.Tensor) -> torch.Tensor:
-        return F.normalize(self.location_projection(embeddings), dim=-1) @ self.basis().T
+        return self.location_vectors(embeddings) @ self.basis().T
 
 
 class ConceptAwareGeoCLIP(nn.Module):

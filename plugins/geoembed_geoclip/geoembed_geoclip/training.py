@@ -15,16 +15,17 @@ A run folder holds ``config.json`` (everything needed to rebuild the model), ``m
 weights), ``checkpoint.safetensors`` + ``checkpoint.json`` (optimizer, scheduler, queue and random state: ``resume``
 continues exactly where it stopped), ``train_coordinates.npy`` (the default evaluation gallery) and
 ``metrics.json``/``metrics.csv`` (one row per epoch). Every file is written atomically.
+
+The module is split in three: :mod:`.training_config` (options and model building), :mod:`.training_io` (the run
+folder) and this one (the loop, evaluation); the names below are importable from here as before.
 """
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,117 +35,37 @@ import torch
 from geoembed.atomic import atomic_write
 from geoembed.errors import GeoembedError
 
-from geoembed_geoclip.concept_aware import ConceptAlignment, ConceptAwareGeoCLIP, geoclip_head
-from geoembed.retrieval.evaluation import THRESHOLDS_KM
+from geoembed_geoclip.concept_aware import ConceptAwareGeoCLIP
 from geoembed_geoclip.evaluation import (
+    RetrievalResult,
     as_coordinates,
     embed_gallery,
     evaluate_retrieval,
     load_features,
-    RetrievalResult,
 )
-from geoembed_geoclip.losses import DIVERGENCES, GPSQueue, concept_divergence, info_nce, jitter_coordinates
-
-CONFIG_NAME = "config.json"
-MODEL_NAME = "model.safetensors"
-CHECKPOINT_NAME = "checkpoint.safetensors"
-CHECKPOINT_STATE_NAME = "checkpoint.json"
-COORDINATES_NAME = "train_coordinates.npy"
-IMAGE_HEADS = ("mlp", "mp16", "none")
-TRAIN_LOCATION = ("all", "heads", "none")
-
-
-@dataclass
-class TrainConfig:
-    """Everything that defines a training run (saved as ``config.json``). Defaults follow the GeoCLIP paper.
-
-    Attributes:
-        concepts: concept bank for the concept-aware model: a registered name (``"geography"``, ``"generic"``) or a
-            saved bank's folder; None trains plain GeoCLIP. The bank's vectors are stored with the model.
-        image_head: ``"mlp"`` (GeoCLIP's head shape, random init), ``"mp16"`` (the published head; 768-d CLIP
-            ViT-L/14 features) or ``"none"`` (features go straight to the concept projection).
-        location_encoder, location_encoder_kwargs: a registered location encoder and its factory options.
-        center_concepts: subtract the bank's mean vector before normalising the basis (see
-            :class:`~geoembed_geoclip.concept_aware.ConceptAlignment`).
-        train_location: ``"all"`` (the paper), ``"heads"`` (only parameters named ``*head*``: GeoCLIP's per-scale
-            output layers) or ``"none"`` (frozen; with both noises at 0 its outputs are computed once, much faster).
-        divergence, divergence_weight, bandwidth: the Concept Space Divergence (``"cs"`` or ``"mmd"``), its weight
-            (the paper gives none; 0 switches it off) and its Gaussian kernel bandwidth (None: median heuristic).
-        views: augmented views used per image and step when features are ``(N, P, F)``; None uses all ``P``.
-        amp: bfloat16 autocast when training on CUDA (ignored on CPU).
-    """
-
-    concepts: str | None = "geography"
-    image_head: str = "mlp"
-    location_encoder: str = "geoclip"
-    location_encoder_kwargs: dict[str, Any] = field(default_factory=dict)
-    train_location: str = "all"
-    center_concepts: bool = True
-    temperature: float = 0.07
-    learn_temperature: bool = True
-    divergence: str = "cs"
-    divergence_weight: float = 0.1
-    bandwidth: float | None = None
-    epochs: int = 10
-    batch_size: int = 512
-    lr: float = 3e-5
-    weight_decay: float = 1e-6
-    lr_gamma: float = 0.87
-    queue_size: int = 4096
-    gps_noise_m: float = 150.0
-    queue_noise_m: float = 1000.0
-    views: int | None = None
-    seed: int = 0
-    device: str = "auto"
-    amp: bool = True
-
-    def __post_init__(self) -> None:
-        checks = [
-            (self.image_head in IMAGE_HEADS, f"image_head must be one of {IMAGE_HEADS}, got {self.image_head!r}"),
-            (self.train_location in TRAIN_LOCATION,
-             f"train_location must be one of {TRAIN_LOCATION}, got {self.train_location!r}"),
-            (self.divergence in DIVERGENCES, f"divergence must be one of {DIVERGENCES}, got {self.divergence!r}"),
-            (self.divergence_weight >= 0, f"divergence_weight must be >= 0, got {self.divergence_weight}"),
-            (self.bandwidth is None or self.bandwidth > 0, f"bandwidth must be positive or None, got {self.bandwidth}"),
-            (_positive_int(self.epochs), f"epochs must be a positive integer, got {self.epochs!r}"),
-            (_positive_int(self.batch_size) and self.batch_size >= 2,
-             f"batch_size must be an integer >= 2 (contrastive learning needs negatives), got {self.batch_size!r}"),
-            (self.lr > 0 and self.weight_decay >= 0 and 0 < self.lr_gamma <= 1,
-             "lr must be > 0, weight_decay >= 0 and lr_gamma in (0, 1]"),
-            (isinstance(self.queue_size, int) and self.queue_size >= 0,
-             f"queue_size must be >= 0, got {self.queue_size!r}"),
-            (self.gps_noise_m >= 0 and self.queue_noise_m >= 0, "GPS noise sigmas must be >= 0 metres"),
-            (self.views is None or _positive_int(self.views),
-             f"views must be a positive integer or None, got {self.views!r}"),
-            (0 < self.temperature < 1, f"temperature must be in (0, 1), got {self.temperature}"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ValueError(message + ".")
-        if self.image_head == "none" and self.concepts is None:
-            raise ValueError("image_head='none' needs a concept bank (the features go straight to the concept "
-                             "projection); plain GeoCLIP needs an image head.")
-
-    @property
-    def caches_locations(self) -> bool:
-        """True when location embeddings never change during training (frozen encoder, no GPS noise)."""
-        return self.train_location == "none" and self.gps_noise_m == 0 and self.queue_noise_m == 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"Unknown training options {unknown}; known: {sorted(known)}.")
-        return cls(**data)
-
-
-def _positive_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
-
+from geoembed_geoclip.losses import GPSQueue, concept_divergence, info_nce, jitter_coordinates
+from geoembed_geoclip.training_config import (  # noqa: F401 - public names, importable from here as before
+    IMAGE_HEADS,
+    TRAIN_LOCATION,
+    TrainConfig,
+    _device,
+    _Placeholder,
+    build_model,
+    load_bank,
+)
+from geoembed_geoclip.training_io import (  # noqa: F401 - public names, importable from here as before
+    CHECKPOINT_NAME,
+    CHECKPOINT_STATE_NAME,
+    CONFIG_NAME,
+    COORDINATES_NAME,
+    MODEL_NAME,
+    _load_checkpoint,
+    _resumed_config,
+    _save_checkpoint,
+    _write_config,
+    load_model,
+    read_run_config,
+)
 
 @dataclass
 class TrainResult:
@@ -153,96 +74,6 @@ class TrainResult:
     model: ConceptAwareGeoCLIP
     run_dir: Path
     history: list[dict[str, float]]
-
-
-# -- building models -------------------------------------------------------------------------------------------------
-def build_model(config: TrainConfig, feature_dim: int, concepts: Any = None) -> ConceptAwareGeoCLIP:
-    """A fresh model for ``config`` on the CPU; ``concepts`` (a bank or ``(K, D)`` matrix) overrides
-    ``config.concepts``.
-
-    Initialisation is seeded with ``config.seed`` without touching the global random state.
-    """
-    from geoembed.registry import create_location_encoder
-
-    location_encoder = create_location_encoder(config.location_encoder, **config.location_encoder_kwargs)
-    location_dim = int(location_encoder.embedding_dim)
-    if concepts is None and config.concepts is not None:
-        concepts = load_bank(config.concepts)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
-        if config.image_head == "none":
-            head: torch.nn.Module = torch.nn.Identity()
-            image_dim = feature_dim
-        else:
-            out_dim = 512 if concepts is not None else location_dim
-            head = geoclip_head(feature_dim, out_dim)
-            image_dim = out_dim
-            if config.image_head == "mp16":
-                _load_published_head(head, feature_dim, out_dim)
-        alignment = (ConceptAlignment(concepts, image_dim, location_dim, center=config.center_concepts)
-                     if concepts is not None else None)
-    if alignment is None and image_dim != location_dim:
-        raise ValueError(f"Plain GeoCLIP needs image and location embeddings of one width: {image_dim} vs "
-                         f"{location_dim}.")
-    return ConceptAwareGeoCLIP(head, location_encoder, alignment, temperature=config.temperature,
-                               learn_temperature=config.learn_temperature)
-
-
-def _load_published_head(head: torch.nn.Module, feature_dim: int, out_dim: int) -> None:
-    from geoembed.weights import load_state_dict, resolve_weights
-    from geoembed_geoclip.weights import IMAGE_HEAD_MP16
-
-    if (feature_dim, out_dim) != (768, 512):
-        raise ValueError(f"image_head='mp16' is GeoCLIP's head for 768-d CLIP ViT-L/14 features (to 512); these "
-                         f"features are {feature_dim}-d. Use image_head='mlp' to train a head from scratch.")
-    head.load_state_dict(load_state_dict(resolve_weights(IMAGE_HEAD_MP16).path), strict=True)
-
-
-def load_bank(spec: Any):
-    """A concept bank from a registered name or a saved folder (:func:`geoembed.concepts.bank.load_concept_bank`)."""
-    if not isinstance(spec, (str, os.PathLike)):
-        return spec
-    from geoembed.concepts.bank import load_concept_bank
-
-    return load_concept_bank(spec)
-
-
-def load_model(run_dir: str | os.PathLike, device: Any = "cpu") -> ConceptAwareGeoCLIP:
-    """The model saved in a run folder (no concept bank or network needed: the basis is stored with the weights)."""
-    from safetensors.torch import load_file
-
-    run_dir = Path(run_dir)
-    config, meta = read_run_config(run_dir)
-    concepts = None
-    if meta["concept_names"] is not None:  # placeholder basis, overwritten by the saved one
-        concepts = _Placeholder(meta["concept_names"], meta["concept_dim"])
-    model = build_model(config, meta["feature_dim"], concepts=concepts)
-    model_path = run_dir / MODEL_NAME
-    if not model_path.is_file():
-        raise GeoembedError(f"{run_dir} has no {MODEL_NAME}: the run has not finished an epoch yet.")
-    model.load_state_dict(load_file(model_path), strict=True)
-    if config.train_location != "none":
-        model.location_encoder.weights = None  # fine-tuned: its identity must hash the new weights
-    return model.to(_device(device)).eval()
-
-
-class _Placeholder:
-    def __init__(self, names: list[str], dim: int):
-        self.names, self.embeddings = names, torch.ones(len(names), dim)
-
-
-def read_run_config(run_dir: str | os.PathLike) -> tuple[TrainConfig, dict[str, Any]]:
-    path = Path(run_dir) / CONFIG_NAME
-    if not path.is_file():
-        raise GeoembedError(f"{run_dir} is not a training run folder: it has no {CONFIG_NAME}.")
-    data = json.loads(path.read_text())
-    return TrainConfig.from_dict(data["config"]), data["model"]
-
-
-def _device(device: Any) -> torch.device:
-    from geoembed.location_encoders.encode import resolve_device
-
-    return resolve_device(device)
 
 
 # -- training --------------------------------------------------------------------------------------------------------
@@ -256,6 +87,7 @@ def train_geoclip(
     val_coordinates: Any = None,
     resume: bool = False,
     progress: bool = True,
+    location_features: Any = None,
     **options: Any,
 ) -> TrainResult:
     """Train (or, with ``resume=True``, continue training) and save everything in ``run_dir``.
@@ -270,6 +102,9 @@ def train_geoclip(
         **options: also ``concepts=``: a registered bank name or a saved bank's folder, None (plain GeoCLIP), or a
             bank object / ``(K, D)`` matrix (recorded as ``"custom"``; its vectors are saved with the model).
         resume: continue the run in ``run_dir`` from its last checkpoint (with ``epochs`` raised to train longer).
+        location_features: the location encoder's outputs for ``coordinates`` computed beforehand (``(N, D_loc)``
+            array or ``.npy``), e.g. cached once for many runs; only with a frozen encoder and no GPS noise
+            (``train_location="none"``, both noise sigmas 0), where they are exactly what training would compute.
     """
     run_dir = Path(run_dir)
     concepts = options.get("concepts")
@@ -304,12 +139,19 @@ def train_geoclip(
 
     model = build_model(config, features.shape[-1], concepts=concepts)
     _set_trainable(model, config.train_location)
+    if config.freeze_image_projection:
+        model.concepts.image_projection.requires_grad_(False)
     model.to(device)
     parameters = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(parameters, lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=config.lr_gamma)
     generator = torch.Generator().manual_seed(config.seed)
-    cache = _LocationCache(model, latlon, progress) if config.caches_locations else None
+    if location_features is not None and not config.caches_locations:
+        raise ValueError("location_features can only stand in for a frozen location encoder without GPS noise: "
+                         "use train_location='none', gps_noise_m=0 and queue_noise_m=0.")
+    if config.init_from is not None and not resume:
+        _initialise_concepts(model, config.init_from)
+    cache = _LocationCache(model, latlon, progress, precomputed=location_features) if config.caches_locations else None
     queue = GPSQueue(config.queue_size, generator=generator,
                      dim=None if cache is None else int(model.location_encoder.embedding_dim))
     history: list[dict[str, float]] = []
@@ -342,6 +184,35 @@ def train_geoclip(
     return TrainResult(model, run_dir, history)
 
 
+def _initialise_concepts(model: ConceptAwareGeoCLIP, source: str | os.PathLike) -> None:
+    """Copy a trained run's concept module into ``model``'s (offset, projections whose shapes match)."""
+    from safetensors.torch import load_file
+
+    path = Path(source)
+    if path.is_dir():
+        path = path / MODEL_NAME
+    if not path.is_file():
+        raise GeoembedError(f"init_from={str(source)!r} is neither a training run folder nor a weights file.")
+    if path.parent.joinpath(CONFIG_NAME).is_file():
+        _, meta = read_run_config(path.parent)
+        if meta["concept_names"] is not None and list(meta["concept_names"]) != model.concept_names:
+            raise GeoembedError(f"init_from={str(source)!r} was trained with other concepts than this run's bank; "
+                                f"use the same bank.")
+    saved = load_file(path)
+    own = model.concepts.state_dict()
+    copied = {}
+    for key, value in own.items():
+        other = saved.get("concepts." + key)
+        if other is None:
+            other = saved.get(key)
+        if other is not None and other.shape == value.shape:
+            copied[key] = other
+    if "offset" not in copied or "location_projection.weight" not in copied:
+        raise GeoembedError(f"init_from={str(source)!r} holds no concept module that fits this model (its basis "
+                            f"offset and location projection must have the same shapes).")
+    model.concepts.load_state_dict({**own, **copied}, strict=True)
+
+
 def _validation_split(val_features: Any, val_coordinates: Any) -> tuple[np.ndarray, np.ndarray] | None:
     if (val_features is None) != (val_coordinates is None):
         raise ValueError("Give both val_features and val_coordinates, or neither.")
@@ -352,21 +223,6 @@ def _validation_split(val_features: Any, val_coordinates: Any) -> tuple[np.ndarr
     if len(features) != len(coords):
         raise ValueError(f"{len(features)} validation features but {len(coords)} validation coordinates.")
     return features, coords
-
-
-def _resumed_config(run_dir: Path, config: TrainConfig | None,
-                    options: dict[str, Any]) -> tuple[TrainConfig, dict[str, Any]]:
-    """The saved run's configuration; only ``epochs`` and ``device`` may be changed when resuming."""
-    if not (run_dir / CHECKPOINT_STATE_NAME).is_file():
-        raise GeoembedError(f"Nothing to resume in {run_dir}: it has no {CHECKPOINT_STATE_NAME}.")
-    saved, meta = read_run_config(run_dir)
-    requested = {**(config.to_dict() if config is not None else {}), **options}
-    changeable = ("epochs", "device")
-    changed = sorted(k for k, v in requested.items() if k not in changeable and saved.to_dict().get(k) != v)
-    if changed:
-        raise GeoembedError(f"Cannot resume with different options {changed}: the run was started with "
-                            f"{ {k: saved.to_dict().get(k) for k in changed} }. Only epochs and device may change.")
-    return dataclasses.replace(saved, **{k: requested[k] for k in changeable if k in requested}), meta
 
 
 def _set_trainable(model: ConceptAwareGeoCLIP, train_location: str) -> None:
@@ -382,9 +238,19 @@ def _set_trainable(model: ConceptAwareGeoCLIP, train_location: str) -> None:
 class _LocationCache:
     """Location encoder outputs of the training coordinates, computed once (frozen encoder, no GPS noise)."""
 
-    def __init__(self, model: ConceptAwareGeoCLIP, latlon: np.ndarray, progress: bool):
+    def __init__(self, model: ConceptAwareGeoCLIP, latlon: np.ndarray, progress: bool, precomputed: Any = None):
         self.model = model
-        self.features = self.encode(torch.tensor(latlon), progress=progress)
+        if precomputed is None:
+            self.features = self.encode(torch.tensor(latlon), progress=progress)
+            return
+        features = load_features(precomputed)
+        width = int(model.location_encoder.embedding_dim)
+        if features.shape != (len(latlon), width):
+            raise ValueError(f"location_features must be ({len(latlon)}, {width}) (one {width}-d location embedding "
+                             f"per coordinate), got {tuple(features.shape)}.")
+        self.features = torch.as_tensor(np.asarray(features, dtype=np.float32))
+        if not torch.isfinite(self.features).all():
+            raise ValueError("location_features contain NaN or infinite values.")
 
     @torch.no_grad()
     def encode(self, latlon: torch.Tensor, progress: bool = False) -> torch.Tensor:
@@ -492,68 +358,8 @@ def evaluate_run(run_dir: str | os.PathLike, features: Any, coordinates: Any, ga
     return evaluate_retrieval(model, features, coordinates, gallery, progress=progress)
 
 
-# -- run folder files ------------------------------------------------------------------------------------------------
-def _write_config(run_dir: Path, config: TrainConfig, model: ConceptAwareGeoCLIP, feature_dim: int) -> None:
-    concepts = model.concepts
-    meta = {
-        "feature_dim": int(feature_dim),
-        "concept_names": None if concepts is None else list(concepts.names),
-        "concept_dim": None if concepts is None else int(concepts.concept_embeddings.shape[1]),
-        "thresholds_km": list(THRESHOLDS_KM),
-    }
-    _write_json(run_dir / CONFIG_NAME, {"config": config.to_dict(), "model": meta})
-
-
-def _write_json(path: Path, data: Any) -> None:
-    with atomic_write(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2) + "\n")
-
-
-def _save_checkpoint(run_dir: Path, model, optimizer, scheduler, queue: GPSQueue, generator: torch.Generator,
-                     epoch: int, history: list[dict[str, float]]) -> None:
-    from safetensors.torch import save_file
-
-    weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    config = (run_dir / CONFIG_NAME).read_text()  # carried inside the weights file too, so it describes itself
-    with atomic_write(run_dir / MODEL_NAME) as tmp:
-        save_file(weights, str(tmp), metadata={"format": "geoembed-geoclip-run", "epoch": str(epoch), "config": config})
-    tensors = {f"model.{k}": v for k, v in weights.items()}
-    optimizer_state = optimizer.state_dict()
-    for index, state in optimizer_state["state"].items():
-        for name, value in state.items():
-            tensors[f"optimizer.{index}.{name}"] = torch.as_tensor(value).detach().cpu().contiguous()
-    tensors.update({f"queue.{k}": v for k, v in queue.state().items()})
-    tensors["generator"] = generator.get_state()
-    with atomic_write(run_dir / CHECKPOINT_NAME) as tmp:
-        save_file(tensors, str(tmp))
-    _write_json(run_dir / CHECKPOINT_STATE_NAME, {"epoch": epoch, "scheduler": scheduler.state_dict(),
-                                                  "optimizer_param_groups": optimizer_state["param_groups"]})
-    _write_json(run_dir / "metrics.json", history)
-    with atomic_write(run_dir / "metrics.csv") as tmp:
-        with open(tmp, "w", newline="") as handle:
-            columns = list(dict.fromkeys(k for row in history for k in row))
-            writer = csv.DictWriter(handle, fieldnames=columns)
-            writer.writeheader()
-            writer.writerows(history)
-
-
-def _load_checkpoint(run_dir: Path, model, optimizer, scheduler, queue: GPSQueue,
-                     generator: torch.Generator) -> tuple[int, list[dict[str, float]]]:
-    from safetensors.torch import load_file
-
-    tensors = load_file(run_dir / CHECKPOINT_NAME)
-    state = json.loads((run_dir / CHECKPOINT_STATE_NAME).read_text())
-    model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}, strict=True)
-    device = next(model.parameters()).device
-    optimizer_state: dict[str, Any] = {"state": {}, "param_groups": state["optimizer_param_groups"]}
-    for key, value in tensors.items():
-        if key.startswith("optimizer."):
-            _, index, name = key.split(".", 2)
-            value = value if name == "step" else value.to(device)
-            optimizer_state["state"].setdefault(int(index), {})[name] = value
-    optimizer.load_state_dict(optimizer_state)
-    scheduler.load_state_dict(state["scheduler"])
-    queue.load_state({k[len("queue."):]: v for k, v in tensors.items() if k.startswith("queue.")})
-    generator.set_state(tensors["generator"])
-    history = json.loads((run_dir / "metrics.json").read_text())
-    return int(state["epoch"]), history
+__all__ = [
+    "TrainConfig", "TrainResult", "IMAGE_HEADS", "TRAIN_LOCATION", "build_model", "load_bank", "load_model",
+    "read_run_config", "train_geoclip", "evaluate_run", "CONFIG_NAME", "MODEL_NAME", "CHECKPOINT_NAME",
+    "CHECKPOINT_STATE_NAME", "COORDINATES_NAME",
+]

@@ -1,0 +1,198 @@
+"""Validate description-trained concept models on held-out spatial blocks: per-concept ROC AUC against ground-truth
+maps, zero-shot AUC of held-out words, and the same for ablations. Writes JSON, a Markdown table and a chart.
+
+    python plugins/geoembed_geoclip/scripts/validate_concept_model.py --data /work/wt/data/place_descriptions_v1 \
+        --run full=runs/concept-geography --run no-bottleneck=runs/no-bottleneck \
+        --run no-divergence=runs/no-divergence --run generic-bank=runs/generic \
+        --out benchmarks/results/concept_model
+
+Held-out places: rows whose ``split`` is ``val`` or ``test`` (whole spatial blocks never used in training).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--data", default=None, help="place-descriptions folder (default: <geoembed cache>/place_descriptions/v1)")
+    p.add_argument("--run", action="append", required=True, metavar="NAME=RUN_DIR",
+                   help="a trained run folder under a label; the first is the main model (repeat for ablations)")
+    p.add_argument("--out", default="benchmarks/results/concept_model", help="output folder")
+    p.add_argument("--splits", default="val,test", help="held-out splits to evaluate on (default: val,test)")
+    p.add_argument("--min-count", type=int, default=10, help="fewest positives/negatives for a concept's AUC")
+    p.add_argument("--exclude-train-blocks-of", default=None, metavar="FOLDER",
+                   help="also drop places whose spatial block is a training block of this other place-descriptions "
+                        "build (the one the runs were trained on), to validate on another build")
+    args = p.parse_args(argv)
+    runs = []
+    for item in args.run:
+        if "=" not in item:
+            p.error(f"--run takes NAME=RUN_DIR, got {item!r}.")
+        name, path = item.split("=", 1)
+        if not (Path(path) / "config.json").is_file():
+            p.error(f"--run {item}: {path} is not a training run folder (no config.json).")
+        runs.append((name, path))
+    args.runs = runs
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    import numpy as np
+
+    from geoembed.atomic import atomic_write
+    from geoembed.concepts.text_encoders import encode_texts, get_text_encoder
+    from geoembed_geoclip.concept_validation import RULES, auc_table, concept_scores, heldout_rules, mean_auc
+    from geoembed_geoclip.description_pairs import load_place_descriptions, location_embeddings
+    from geoembed_geoclip.training_io import load_model
+
+    places, manifest = load_place_descriptions(args.data)
+    splits = [s.strip() for s in args.splits.split(",") if s.strip()]
+    held = places[places["split"].isin(splits)]
+    if args.exclude_train_blocks_of:
+        trained_on, other = load_place_descriptions(args.exclude_train_blocks_of)
+        if other.get("split", {}).get("block_size_deg") != manifest.get("split", {}).get("block_size_deg"):
+            raise SystemExit("--exclude-train-blocks-of: the two builds use different spatial blocks.")
+        held = held[~held["block"].isin(set(trained_on.loc[trained_on["split"] == "train", "block"]))]
+    held = held.reset_index(drop=True)
+    if len(held) == 0:
+        raise SystemExit(f"No places in the splits {splits}.")
+    latlon = held[["lat", "lon"]].to_numpy(np.float64)
+    z = location_embeddings(latlon)
+
+    groups = {}
+    for name, (rule, truth) in RULES.items():
+        try:
+            groups.setdefault("ground truth", {})[name] = (rule, truth(held))
+        except KeyError:
+            pass
+    for word, (rule, truth) in heldout_rules(manifest).items():
+        groups.setdefault("held-out words (zero-shot)", {})[word] = (rule, truth(held))
+    encoder = get_text_encoder("minilm")
+    results = {"data": {"version": manifest.get("version"), "places_sha256": manifest.get("places_sha256"),
+                        "held_out_places": int(len(held)), "splits": splits,
+                        "excluded_train_blocks_of": args.exclude_train_blocks_of}, "runs": {}}
+    for run_name, run_dir in args.runs:
+        model = load_model(run_dir)
+        run = {"run_dir": str(run_dir), "groups": {}}
+        for group, concepts in groups.items():
+            names = list(concepts)
+            vectors = encode_texts(encoder, names)
+            scores = concept_scores(model, z, vectors)
+            rows = auc_table(scores, {n: concepts[n][1] for n in names}, names, min_count=args.min_count)
+            for row in rows:
+                row["rule"] = concepts[row["concept"]][0]
+            run["groups"][group] = {"rows": rows, "mean_auc": mean_auc(rows),
+                                    "evaluated": sum(r["auc"] is not None for r in rows)}
+        if model.concepts is not None and set(groups["ground truth"]) <= set(model.concept_names):
+            # the same concepts scored by the trained model's own activations (basis = text + learned offset)
+            import torch
+
+            names = list(groups["ground truth"])
+            index = [model.concept_names.index(n) for n in names]
+            with torch.no_grad():
+                acts = model.concepts.location_activations(torch.as_tensor(z)).numpy()[:, index]
+            rows = auc_table(acts, {n: groups["ground truth"][n][1] for n in names}, names, min_count=args.min_count)
+            for row in rows:
+                row["rule"] = groups["ground truth"][row["concept"]][0]
+            run["bank_activations"] = {"rows": rows, "mean_auc": mean_auc(rows),
+                                       "evaluated": sum(r["auc"] is not None for r in rows)}
+        results["runs"][run_name] = run
+        print(run_name, {g: (round(v["mean_auc"], 4) if v["mean_auc"] else None, v["evaluated"])
+                         for g, v in run["groups"].items()},
+              "bank activations:", run.get("bank_activations", {}).get("mean_auc"), flush=True)
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_write(out / "validation.json") as tmp:
+        tmp.write_text(json.dumps(results, indent=2) + "\n")
+    with atomic_write(out / "validation.md") as tmp:
+        tmp.write_text(markdown(results))
+    chart(results, out / "validation_auc.png")
+    print(f"wrote {out / 'validation.json'}, {out / 'validation.md'}, {out / 'validation_auc.png'}")
+    return 0
+
+
+def markdown(results: dict) -> str:
+    runs = list(results["runs"])
+    groups = list(next(iter(results["runs"].values()))["groups"])
+    lines = [f"Held-out places: {results['data']['held_out_places']} (splits {', '.join(results['data']['splits'])})",
+             "", "| | " + " | ".join(runs) + " |", "|---|" + "---|" * len(runs)]
+    for g in groups:
+        cells = []
+        for r in runs:
+            info = results["runs"][r]["groups"][g]
+            cells.append("-" if info["mean_auc"] is None else f"{info['mean_auc']:.3f} ({info['evaluated']})")
+        lines.append(f"| mean AUC, {g} | " + " | ".join(cells) + " |")
+    cells = []
+    for r in runs:
+        info = results["runs"][r].get("bank_activations")
+        cells.append("-" if not info or info["mean_auc"] is None else f"{info['mean_auc']:.3f} ({info['evaluated']})")
+    lines.append("| mean AUC, ground truth scored by the trained bank activations (offset included) | "
+                 + " | ".join(cells) + " |")
+    for g in groups:
+        lines += ["", f"**{g}** (AUC per concept; positives among held-out places)", "",
+                  "| concept | rule | positives | " + " | ".join(runs) + " |", "|---|---|---|" + "---|" * len(runs)]
+        first = results["runs"][runs[0]]["groups"][g]["rows"]
+        for i, row in enumerate(first):
+            cells = []
+            for r in runs:
+                auc = results["runs"][r]["groups"][g]["rows"][i]["auc"]
+                cells.append("-" if auc is None else f"{auc:.3f}")
+            lines.append(f"| {row['concept']} | {row['rule']} | {row['positives']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def chart(results: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from geoembed.atomic import atomic_write
+
+    runs = list(results["runs"])
+    main_run = results["runs"][runs[0]]
+    rows = [(g, r) for g, info in main_run["groups"].items() for r in info["rows"] if r["auc"] is not None]
+    rows.sort(key=lambda gr: gr[1]["auc"])
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(14, max(6, 0.22 * len(rows))),
+                                 gridspec_kw={"width_ratios": [3, 2]})
+    colours = {g: c for g, c in zip(main_run["groups"], ("tab:blue", "tab:orange", "tab:green"))}
+    ax.barh(range(len(rows)), [r["auc"] for _, r in rows], color=[colours[g] for g, _ in rows])
+    ax.set_yticks(range(len(rows)), [r["concept"] for _, r in rows], fontsize=7)
+    ax.axvline(0.5, color="grey", ls=":", label="chance (0.5)")
+    ax.axvline(0.85, color="red", ls="--", label="target mean (0.85)")
+    from matplotlib.patches import Patch
+
+    handles, _ = ax.get_legend_handles_labels()
+    handles += [Patch(color=c, label=g) for g, c in colours.items()]
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("ROC AUC on held-out spatial blocks")
+    ax.set_title(f"Concept scores vs ground-truth maps ({runs[0]})")
+    ax.legend(handles=handles, loc="lower right", fontsize=7)
+    groups = list(main_run["groups"])
+    width = 0.8 / len(groups)
+    for k, g in enumerate(groups):
+        values = [results["runs"][r]["groups"][g]["mean_auc"] or 0 for r in runs]
+        bx.bar(np.arange(len(runs)) + k * width, values, width, label=g, color=colours[g])
+    bx.axhline(0.85, color="red", ls="--")
+    bx.axhline(0.5, color="grey", ls=":")
+    bx.set_xticks(np.arange(len(runs)) + width * (len(groups) - 1) / 2, runs, rotation=20)
+    bx.set_ylim(0.4, 1)
+    bx.set_ylabel("mean ROC AUC")
+    bx.set_title("Ablations: mean AUC")
+    bx.legend(fontsize=7)
+    fig.tight_layout()
+    with atomic_write(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
