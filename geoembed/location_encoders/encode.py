@@ -358,10 +358,10 @@ def encode_file(
         from geoembed.errors import OutputExistsError
 
         raise OutputExistsError(f"{output_path} already exists; pass overwrite=True (--overwrite) to replace it.")
-    dev = None if device is None or str(device) == "auto" else device
-    model = get_location_encoder(encoder, device=dev, **(options if name is not None else {}))
     if name is None and options:
         raise TypeError(f"Options {sorted(options)} only apply when the encoder is given by name.")
+    dev = None if device is None or str(device) == "auto" else device
+    model = get_location_encoder(encoder, device=dev, **options)
     if weights_path is not None:
         _check_finite_weights(model, weights_path)
     summary = {"encoder": name or type(model).__name__, "identity": model.identity,
