@@ -315,7 +315,8 @@ def encode_file(
     ``scheduler`` (``"local"`` or a ``tcp://host:8786`` Dask scheduler) encodes a Parquet file or folder on Dask into
     a folder of Parquet files (:mod:`~geoembed.location_encoders.parallel`); anything else is read whole, encoded and
     written at once. ``stream=True`` insists on streaming (an error where it cannot), ``stream=False`` forbids it.
-    Every route checks the output path and the column names before encoding and writes atomically.
+    Every route checks the output path before any slow work and writes atomically; the in-memory and streamed routes
+    also refuse embedding column names the input already has, before encoding.
 
     Args:
         encoder: a registered name (needed with ``scheduler``: workers build their own) or an encoder.
