@@ -28,6 +28,11 @@ import numpy as np
 from geoembed.errors import InvalidCoordinatesError, InvalidGeometryError
 
 ORDERS = ("latlon", "lonlat")
+#: Column names recognised as latitude / longitude in tables (compared case-insensitively, surrounding spaces
+#: ignored), in tiers: a match in an earlier tier wins, so a table with ``lat``, ``lon``, ``x`` and ``y`` (often
+#: projected metres) uses ``lat`` and ``lon``. The one list every table reader uses (files, featurizers, galleries).
+LAT_COLUMN_NAMES: tuple[tuple[str, ...], ...] = (("lat", "latitude", "decimallatitude"), ("y",))
+LON_COLUMN_NAMES: tuple[tuple[str, ...], ...] = (("lon", "lng", "long", "longitude", "decimallongitude"), ("x",))
 _MAX_ROWS_SHOWN = 5
 #: How far (degrees) outside its CRS's published area of use a reprojected point may land. Beyond it the point is
 #: refused: a UTM or Lambert easting off by a few thousand kilometres is a mistake, not a place.

@@ -12,9 +12,17 @@ Inputs (format from the suffix):
 Coordinates always pass through :func:`geoembed.coords.as_latlon`, so validation, CRS reprojection and error messages
 (naming the offending rows by the table's index) are exactly those of :func:`geoembed.encode_location`.
 
-Outputs: Parquet with the input columns kept plus the embeddings, as one float32 column per dimension
-(``emb_000``, ``emb_001``...) or one list column (``embedding``); a table with a geometry is written as GeoParquet.
-``.npy`` holds the bare float32 array. Every write is atomic and never replaces a file unless asked to.
+Outputs: Parquet with the input columns kept plus the embeddings, as one float32 column per dimension or one list
+column (``embedding``); a table with a geometry is written as GeoParquet. ``.npy`` holds the bare float32 array.
+Every write is atomic and never replaces a file unless asked to.
+
+Embedding columns have one naming everywhere (files, :class:`~geoembed.downstream.featurizer.LocationFeaturizer`,
+the ``gdf.geoembed`` accessor): :func:`embedding_column_names`, scikit-learn's ``get_feature_names_out`` convention
+(a prefix naming the estimator, then the output's index: ``pca0``, ``pca1``...) with the encoder's registered name as
+prefix, an underscore before the index (names may end in digits: ``satclip-l40_000``) and the index zero-padded so
+the names sort in dimension order: ``geoclip_000 ... geoclip_511``. An encoder that names its dimensions (a
+``feature_names`` attribute, e.g. one concept per dimension) gets those names. Files written before this naming
+(``emb_000``...) are still read by :func:`read_embeddings`.
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from geoembed.atomic import atomic_write
-from geoembed.coords import as_latlon
+from geoembed.coords import LAT_COLUMN_NAMES, LON_COLUMN_NAMES, as_latlon
 from geoembed.errors import DataFileError, GeoembedError, InvalidCoordinatesError, OutputExistsError
 
 #: Delimited text suffixes and their delimiter (None: sniffed from the file).
@@ -42,10 +50,12 @@ INPUT_SUFFIXES = (*TEXT_SUFFIXES, *PARQUET_SUFFIXES, *VECTOR_SUFFIXES)
 OUTPUT_SUFFIXES = (".parquet", ".geoparquet", ".npy")
 LAYOUTS = ("columns", "list")
 
-#: Column names recognised as latitude / longitude (case-insensitive), in tiers: a match in an earlier tier wins, so
-#: a table with ``lat``, ``lon``, ``x`` and ``y`` (often projected metres) uses ``lat`` and ``lon``.
-LAT_NAMES: tuple[tuple[str, ...], ...] = (("lat", "latitude", "decimallatitude"), ("y",))
-LON_NAMES: tuple[tuple[str, ...], ...] = (("lon", "lng", "long", "longitude", "decimallongitude"), ("x",))
+#: The latitude / longitude column names of :mod:`geoembed.coords` (kept here under their former names).
+LAT_NAMES = LAT_COLUMN_NAMES
+LON_NAMES = LON_COLUMN_NAMES
+#: Prefix of the embedding columns of an array whose encoder is unknown (``write_embeddings`` without ``encoder=``),
+#: and the prefix every file written by ``geoembed encode`` before the one naming had: such files are still read.
+GENERIC_PREFIX = "emb_"
 
 _MAX_SHOWN = 20
 
@@ -329,10 +339,53 @@ def check_output(path: str | os.PathLike, *, overwrite: bool = False) -> str:
     return fmt
 
 
-def embedding_column_names(dim: int, prefix: str = "emb_") -> list[str]:
-    """``emb_000``, ``emb_001``...: zero-padded so that the names sort in dimension order."""
+def embedding_column_names(dim: int, prefix: str | None = None, *, encoder: Any = None) -> list[str]:
+    """The names of ``dim`` embedding columns: the one naming of files, featurizers and the ``gdf.geoembed`` accessor.
+
+    Following scikit-learn's ``get_feature_names_out`` convention (an estimator prefix, then the output index), with:
+
+    - ``prefix`` given: ``prefix`` + zero-padded index (``prefix="g"``: ``g000``, ``g001``...);
+    - else the encoder's own names, when it has a ``feature_names`` attribute (one name per dimension);
+    - else ``<encoder name>_`` + zero-padded index: ``geoclip_000 ... geoclip_511``, ``xyz_000``. ``encoder`` is a
+      registered name or an encoder (built by name: its registered name; else its class name in lower case);
+    - no encoder: ``emb_000``... (:data:`GENERIC_PREFIX`).
+
+    Indices are padded to at least three digits so that the names sort in dimension order, and the underscore keeps
+    names unambiguous for encoder names that end in digits (``satclip-l40_000``).
+    """
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
+        raise ValueError(f"dim must be a positive integer (the embedding width), got {dim!r}.")
+    if prefix is None:
+        own = None if encoder is None or isinstance(encoder, str) else getattr(encoder, "feature_names", None)
+        if own is not None:
+            return _checked_feature_names(own, int(dim), encoder)
+        prefix = GENERIC_PREFIX if encoder is None else f"{encoder_name(encoder)}_"
     width = max(3, len(str(dim - 1)))
     return [f"{prefix}{i:0{width}d}" for i in range(dim)]
+
+
+def encoder_name(encoder: Any) -> str:
+    """The name an encoder goes by in column names: the registered name it was built from, else its class name."""
+    if isinstance(encoder, str):
+        return encoder
+    from geoembed.registry import location_encoders
+
+    spec = location_encoders.origin(encoder)
+    return spec.name if spec is not None else type(encoder).__name__.lower()
+
+
+def _checked_feature_names(names: Any, dim: int, encoder: Any) -> list[str]:
+    from geoembed.errors import PluginOutputError
+
+    names = [str(n) for n in names] if not isinstance(names, str) else []
+    if len(names) != dim or len(set(names)) != dim or not all(names):
+        from geoembed.registry import describe_plugin
+
+        raise PluginOutputError(
+            f"The {describe_plugin(encoder, 'location encoder')} declares feature_names that are not {dim} distinct, "
+            f"non-empty names (one per dimension of embedding_dim={dim}). Report this to the plugin's authors."
+        )
+    return names
 
 
 def write_embeddings(
@@ -341,8 +394,9 @@ def write_embeddings(
     path: str | os.PathLike,
     *,
     layout: str = "columns",
-    prefix: str = "emb_",
+    prefix: str | None = None,
     column: str = "embedding",
+    encoder: Any = None,
     overwrite: bool = False,
 ) -> Path:
     """Write embeddings, with the rows of ``table`` they belong to, atomically to ``path``; return the path.
@@ -352,8 +406,9 @@ def write_embeddings(
         embeddings: ``(N, D)`` array or CPU tensor, one row per table row; stored as float32.
         path: ``.parquet`` (GeoParquet when ``table`` is a GeoDataFrame), ``.geoparquet`` (needs a GeoDataFrame) or
             ``.npy`` (the array only; ``table`` is not written).
-        layout: ``"columns"`` (one float32 column per dimension, named ``prefix`` + number) or ``"list"`` (one list
-            column named ``column``).
+        layout: ``"columns"`` (one float32 column per dimension, named by :func:`embedding_column_names` from
+            ``prefix`` or ``encoder``) or ``"list"`` (one list column named ``column``).
+        encoder: the encoder (or its registered name) that made the embeddings, which names the columns.
         overwrite: replace an existing file (otherwise :class:`~geoembed.errors.OutputExistsError`).
     """
     if layout not in LAYOUTS:
@@ -371,7 +426,7 @@ def write_embeddings(
             np.save(fh, emb)
         return path
 
-    frame = _with_embeddings(table, emb, layout, prefix, column)
+    frame = _with_embeddings(table, emb, layout, prefix, column, encoder)
     if fmt == "geoparquet" and _active_geometry(frame) is None:
         raise DataFileError(
             f"{path} is GeoParquet, which needs a table with a geometry (a GeoDataFrame, e.g. geopandas.GeoDataFrame("
@@ -386,10 +441,11 @@ def write_embeddings(
 
 
 def check_embedding_columns(
-    table: pd.DataFrame | None, dim: int, *, layout: str = "columns", prefix: str = "emb_", column: str = "embedding"
+    table: pd.DataFrame | None, dim: int, *, layout: str = "columns", prefix: str | None = None,
+    column: str = "embedding", encoder: Any = None,
 ) -> list[str]:
     """The column names ``dim``-wide embeddings will get; raise if ``table`` already has one (check before encoding)."""
-    names = embedding_column_names(dim, prefix) if layout == "columns" else [column]
+    names = embedding_column_names(dim, prefix, encoder=encoder) if layout == "columns" else [column]
     clash = [c for c in names if table is not None and c in table.columns]
     if clash:
         option = "prefix= (--prefix)" if layout == "columns" else "column= (--column)"
@@ -401,9 +457,9 @@ def check_embedding_columns(
 
 
 def _with_embeddings(
-    table: pd.DataFrame | None, emb: np.ndarray, layout: str, prefix: str, column: str
+    table: pd.DataFrame | None, emb: np.ndarray, layout: str, prefix: str | None, column: str, encoder: Any = None
 ) -> pd.DataFrame:
-    names = check_embedding_columns(table, emb.shape[1], layout=layout, prefix=prefix, column=column)
+    names = check_embedding_columns(table, emb.shape[1], layout=layout, prefix=prefix, column=column, encoder=encoder)
     index = table.index if table is not None else pd.RangeIndex(emb.shape[0])
     if layout == "columns":
         new = pd.DataFrame(emb, index=index, columns=names)
@@ -412,8 +468,16 @@ def _with_embeddings(
     return new if table is None else pd.concat([table, new], axis=1)
 
 
-def read_embeddings(path: str | os.PathLike, *, prefix: str = "emb_", column: str = "embedding") -> np.ndarray:
-    """The float32 ``(N, D)`` embeddings of a file :func:`write_embeddings` wrote (either layout, or ``.npy``)."""
+def read_embeddings(
+    path: str | os.PathLike, *, prefix: str | None = None, column: str = "embedding",
+    columns: Sequence[str] | None = None,
+) -> np.ndarray:
+    """The float32 ``(N, D)`` embeddings of a file :func:`write_embeddings` or ``geoembed encode`` wrote.
+
+    Which columns hold them: ``columns`` (the names, in order), else the columns named ``prefix`` + index, else the
+    list column ``column``, else the one set of columns named ``<name>_<index>`` with indices 0..D-1 (``geoclip_000``...
+    as written today, ``emb_000``... as written before); ``.npy`` files hold the array itself.
+    """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist.")
@@ -422,7 +486,13 @@ def read_embeddings(path: str | os.PathLike, *, prefix: str = "emb_", column: st
     import pyarrow.parquet as pq
 
     names = pq.read_schema(path).names
-    if column in names:
+    if columns is not None:
+        missing = [c for c in columns if c not in names]
+        if missing or not len(columns):
+            raise DataFileError(f"{path} has no column(s) {_listing(missing)}; its columns are {_listing(names)}."
+                                if missing else "columns= is empty; name at least one embedding column.")
+        return _stack_columns(path, list(columns))
+    if prefix is None and column in names:
         import pyarrow.compute as pc
 
         lists = pq.read_table(path, columns=[column]).column(column).combine_chunks()
@@ -430,12 +500,37 @@ def read_embeddings(path: str | os.PathLike, *, prefix: str = "emb_", column: st
         if lists.null_count or pc.min(lengths).as_py() != pc.max(lengths).as_py():
             raise DataFileError(f"The list column {column!r} of {path} holds missing or unequal-length embeddings.")
         return np.asarray(lists.flatten().to_numpy(), dtype=np.float32).reshape(len(lists), -1)
-    pattern = re.compile(re.escape(prefix) + r"(\d+)$")
-    numbered = sorted((int(m.group(1)), n) for n in names if (m := pattern.match(n)))
-    if not numbered:
+    groups = _numbered_columns(names)
+    if prefix is not None:
+        found = groups.get(prefix)
+        if found is None:
+            raise DataFileError(f"{path} has no columns named {prefix}000, {prefix}001...; its columns are "
+                                f"{_listing(names)}. Pass the prefix= (or columns=) it was written with.")
+        return _stack_columns(path, found)
+    if len(groups) == 1:
+        return _stack_columns(path, next(iter(groups.values())))
+    if not groups:
         raise DataFileError(
-            f"{path} has neither a list column {column!r} nor columns named {prefix}000, {prefix}001...; pass the "
-            f"column= or prefix= it was written with."
+            f"{path} has neither a list column {column!r} nor embedding columns named <name>_000, <name>_001... "
+            f"(its columns are {_listing(names)}); pass the column=, prefix= or columns= it was written with."
         )
-    table = pq.read_table(path, columns=[n for _, n in numbered])
-    return np.column_stack([table.column(n).to_numpy() for _, n in numbered]).astype(np.float32, copy=False)
+    raise DataFileError(f"{path} holds several sets of embedding columns (prefixes {sorted(groups)}); choose one with "
+                        f"prefix=.")
+
+
+def _numbered_columns(names: Sequence[str]) -> dict[str, list[str]]:
+    """``{prefix: [prefix0.., prefix1..]}`` for every prefix whose columns number exactly 0..D-1 (in index order)."""
+    found: dict[str, dict[int, str]] = {}
+    for name in names:
+        match = re.match(r"^(.*?)(\d+)$", name)
+        if match:
+            found.setdefault(match.group(1), {})[int(match.group(2))] = name
+    return {p: [by_index[i] for i in range(len(by_index))] for p, by_index in found.items()
+            if p and sorted(by_index) == list(range(len(by_index)))}
+
+
+def _stack_columns(path: Path, names: list[str]) -> np.ndarray:
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path, columns=names)
+    return np.column_stack([table.column(n).to_numpy() for n in names]).astype(np.float32, copy=False)

@@ -181,22 +181,31 @@ class Registry:
         except TypeError:
             return None
 
-    def create_cached(self, name: str, *, expected_type: type, device: Any, **kwargs: Any) -> Any:
-        """Build ``name`` once per (device, options), moved to ``device`` in eval mode, and reuse it afterwards.
+    def create_cached(self, name: str, *, expected_type: type, device: Any = None, **kwargs: Any) -> Any:
+        """Build ``name`` once per (device, options) and reuse it afterwards: geoembed's one cache of built models.
 
-        Used for models, whose weights are expensive to load; the factory must return an ``expected_type``.
+        Used for models, whose weights are expensive to load; the factory must return an ``expected_type``. Torch
+        modules are moved to ``device`` and set to eval mode; other components (text encoders) get ``device`` as
+        their factory's ``device=`` option when it is not None.
         """
+        import torch
+
+        is_module = isinstance(expected_type, type) and issubclass(expected_type, torch.nn.Module)
         key = (name, str(device), tuple(sorted((k, repr(v)) for k, v in kwargs.items())))
         with self._lock:
             built = self._built.get(key)
             if built is None:
-                built = self.create(name, **kwargs)
+                options = kwargs if is_module or device is None else {**kwargs, "device": device}
+                built = self.create(name, **options)
                 if not isinstance(built, expected_type):
+                    where = expected_type.__module__.split(".")
+                    public = "geoembed.concepts" if where[:2] == ["geoembed", "concepts"] else "geoembed"
                     raise TypeError(
                         f"The {self.kind} plugin {name!r} returned a {type(built).__name__}, not a "
-                        f"geoembed.{expected_type.__name__}; its factory must build one."
+                        f"{public}.{expected_type.__name__}; its factory must build one."
                     )
-                built = built.to(device).eval()
+                if is_module:
+                    built = built.to(device).eval()
                 self._built[key] = built
         return built
 
@@ -412,7 +421,9 @@ REGISTRIES: dict[str, Registry] = {
 
 
 def add_registry(registry: Registry) -> Registry:
-    """Make a new kind of plugin known to tools that walk all kinds (used by subpackages such as tasks)."""
+    """Deprecated (nothing used it): every kind of plugin is defined above and listed in :data:`REGISTRIES`."""
+    warnings.warn("geoembed.registry.add_registry is deprecated and will be removed: every kind of plugin is defined "
+                  "in geoembed.registry and listed in geoembed.registry.REGISTRIES.", DeprecationWarning, stacklevel=2)
     REGISTRIES[registry.group] = registry
     return registry
 

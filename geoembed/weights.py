@@ -113,6 +113,38 @@ def sha256_file(path: str | os.PathLike) -> str:
     return _HASH_CACHE[key]
 
 
+def state_dict_sha256(module: Any) -> str:
+    """sha256 of a torch module's tensors (names, dtypes, shapes and raw bytes): identifies random or fine-tuned weights.
+
+    Works for every dtype torch has (bfloat16 and float8 included, which NumPy cannot hold): each tensor's bytes are
+    read as ``uint8``.
+    """
+    import torch
+
+    digest = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        tensor = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def weights_identity(weights: Any, module: Any = None) -> str:
+    """The weights part of every component's ``identity`` (location encoders, image backbones, text encoders).
+
+    A :class:`WeightsRecord` is its file's sha256; a description string (``"open_clip ViT-L-14 'openai' from ..."``)
+    its sha256; no weights (random initialisation, or weights that came from no file) ``"random-"`` followed by
+    :func:`state_dict_sha256` of ``module``, so two differently seeded models never share cached outputs.
+    """
+    if isinstance(weights, WeightsRecord) and weights.sha256 is not None:
+        return weights.sha256
+    if isinstance(weights, str):
+        return hashlib.sha256(weights.encode()).hexdigest()
+    if module is None:
+        raise ValueError("weights_identity needs the module whose values identify weights that came from no file.")
+    return "random-" + state_dict_sha256(module)
+
+
 def verify(path: Path, record: WeightsRecord) -> WeightsRecord:
     """Raise :class:`ChecksumMismatchError` unless ``path`` has the record's sha256; return the record to describe it.
 

@@ -147,7 +147,7 @@ def test_column_clash_stops_before_encoding(cities_csv, tmp_path, monkeypatch, c
     with monkeypatch.context() as patch:
         patch.setattr("geoembed.location_encoders.encode.iter_embeddings", must_not_encode)
         assert main(["encode", str(first), "-o", str(tmp_path / "second.parquet"), "--encoder", "xyz"]) == 2
-    assert "already has column(s) named like the new embeddings (['emb_000', 'emb_001', 'emb_002'])" in (
+    assert "already has column(s) named like the new embeddings (['xyz_000', 'xyz_001', 'xyz_002'])" in (
         capsys.readouterr().err
     )
     assert main(["encode", str(first), "-o", str(tmp_path / "second.npy"), "--encoder", "xyz"]) == 0  # no columns
@@ -306,7 +306,7 @@ def test_parquet_to_parquet_streams_in_chunks_and_matches(tmp_path):
     out = pd.read_parquet(tmp_path / "out.parquet")
     assert list(out["name"]) == list(frame["name"])
     expected = geoembed.encode_location(lat=frame.lat, lon=frame.lon, pretrained=False, seed=0)
-    assert_embeddings_close(out.filter(like="emb_").to_numpy(), expected)  # chunks of 50 against one batch
+    assert_embeddings_close(out.filter(like="geoclip_").to_numpy(), expected)  # chunks of 50 against one batch
 
 
 def test_precision_option(cities_csv, tmp_path, capsys):

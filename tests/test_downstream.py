@@ -82,7 +82,7 @@ def test_named_columns_win_over_order_and_instances_work():
     encoder = geoembed.create_location_encoder("sphere_harmonics", degree=2)
     feat = LocationFeaturizer(encoder=encoder).fit(CITIES)
     assert feat.transform(CITIES).shape == (4, 9)
-    assert feat.get_feature_names_out()[0] == "sphericalharmonicsencoder_0"
+    assert feat.get_feature_names_out()[0] == "sphere_harmonics_000"  # the name it was built by
 
 
 def test_set_output_pandas_keeps_the_index_and_names_columns():
@@ -90,7 +90,7 @@ def test_set_output_pandas_keeps_the_index_and_names_columns():
     feat = LocationFeaturizer(encoder="xyz").set_output(transform="pandas")
     out = feat.fit_transform(frame)
     assert list(out.index) == ["paris", "sydney", "nyc", "tokyo"]
-    assert list(out.columns) == ["xyz_0", "xyz_1", "xyz_2"]
+    assert list(out.columns) == ["xyz_000", "xyz_001", "xyz_002"]
 
 
 def test_featurizer_refuses_bad_inputs_clearly():
@@ -264,7 +264,7 @@ def test_accessor_encodes_and_samples_rasters(tmp_path):
     gdf = gpd.GeoDataFrame({"name": ["paris", "sydney"]}, index=[10, 20],
                            geometry=gpd.points_from_xy(CITIES[:2, 1], CITIES[:2, 0]), crs="EPSG:4326")
     emb = gdf.geoembed.encode(encoder="latlon")
-    assert list(emb.index) == [10, 20] and list(emb.columns) == ["latlon_0", "latlon_1"]
+    assert list(emb.index) == [10, 20] and list(emb.columns) == ["latlon_000", "latlon_001"]
     np.testing.assert_allclose(emb.to_numpy(), CITIES[:2], atol=1e-4)
     values = gdf.geoembed.sample_raster(path, name="v")
     assert list(values.index) == [10, 20] and values.name == "v" and values.notna().all()

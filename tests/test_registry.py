@@ -290,4 +290,4 @@ def test_plugin_output_errors_name_the_distribution(plugin_dir):
         with pytest.raises(PluginOutputError, match=r"ShortRows from distribution 'geoembed-shortrows'"):
             geoembed.encode_location(lat=[1.0, 2.0], lon=[2.0, 3.0], encoder=model)
     finally:
-        geoembed.location_encoders.encode.clear_encoder_cache()
+        geoembed.registry.location_encoders.clear_cached()

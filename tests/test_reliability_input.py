@@ -98,7 +98,7 @@ def test_registered_encoder_errors_name_the_registered_name():
             geoembed.encode_location(lat=[0.0, 1.0], lon=[0.0, 1.0], encoder="short_rows_enc")
     finally:
         geoembed.registry.location_encoders.unregister("short_rows_enc")
-        geoembed.location_encoders.encode.clear_encoder_cache()
+        geoembed.registry.location_encoders.clear_cached()
 
 
 # -- item 5: silently wrong coordinates ----------------------------------------------------------------------------

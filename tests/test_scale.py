@@ -33,8 +33,8 @@ def test_streaming_parquet_matches_in_memory_encoding(points, tmp_path):
                              **RANDOM)
     assert summary["rows"] == len(points) and summary["dim"] == 512
     out = pd.read_parquet(tmp_path / "out.parquet")
-    assert list(out.columns[:3]) == ["id", "lat", "lon"] and out["emb_000"].dtype == np.float32
-    assert_embeddings_close(out.filter(like="emb_").to_numpy(), expected_embeddings(points))
+    assert list(out.columns[:3]) == ["id", "lat", "lon"] and out["geoclip_000"].dtype == np.float32
+    assert_embeddings_close(out.filter(like="geoclip_").to_numpy(), expected_embeddings(points))
 
 
 def test_streaming_geoparquet_keeps_geometry_and_crs(points, tmp_path):
@@ -43,7 +43,7 @@ def test_streaming_geoparquet_keeps_geometry_and_crs(points, tmp_path):
     encode_parquet(tmp_path / "points.geoparquet", tmp_path / "out.parquet", rows_per_chunk=64, progress=False, **RANDOM)
     out = gpd.read_parquet(tmp_path / "out.parquet")
     assert out.crs.to_epsg() == 3857 and len(out) == len(points)
-    assert_embeddings_close(out.filter(like="emb_").to_numpy(), expected_embeddings(points))  # + CRS round trip
+    assert_embeddings_close(out.filter(like="geoclip_").to_numpy(), expected_embeddings(points))  # + CRS round trip
 
 
 def test_bad_row_in_a_later_chunk_names_it_and_leaves_no_output(points, tmp_path):
@@ -86,7 +86,7 @@ def test_dask_two_worker_processes_match_single_process(points, dask_client):
     assert len(dask_client.scheduler_info()["workers"]) == 2
     pd.testing.assert_index_equal(out.index, points.index)
     # partitions are other batches, on other threads: equal within the across-batch guarantee, not bit for bit
-    assert_embeddings_close(out.filter(like="emb_").to_numpy(), expected_embeddings(points))
+    assert_embeddings_close(out.filter(like="geoclip_").to_numpy(), expected_embeddings(points))
 
 
 @pytest.mark.slow
@@ -97,7 +97,7 @@ def test_dask_geopandas_and_parquet_dataset(points, tmp_path, dask_client):
 
     gdf = gpd.GeoDataFrame(points[["id"]], geometry=gpd.points_from_xy(points.lon, points.lat), crs="EPSG:4326")
     out = encode_dask(dask_geopandas.from_geopandas(gdf.to_crs("EPSG:3857"), npartitions=3), **RANDOM).compute()
-    assert_embeddings_close(out.filter(like="emb_").to_numpy(), expected_embeddings(points))  # + CRS round trip
+    assert_embeddings_close(out.filter(like="geoclip_").to_numpy(), expected_embeddings(points))  # + CRS round trip
 
     folder = tmp_path / "in"
     folder.mkdir()
@@ -107,7 +107,7 @@ def test_dask_geopandas_and_parquet_dataset(points, tmp_path, dask_client):
                                      lat_col="lat", lon_col="lon", **RANDOM)
     assert summary["rows"] == len(points)
     written = pd.read_parquet(tmp_path / "out").sort_values("id")
-    assert_embeddings_close(written.filter(like="emb_").to_numpy(), expected_embeddings(points))
+    assert_embeddings_close(written.filter(like="geoclip_").to_numpy(), expected_embeddings(points))
 
 
 def test_dask_needs_an_encoder_name(points):

@@ -1,15 +1,16 @@
-"""``geoembed encode INPUT -o OUTPUT``: embed every point of a file and write the embeddings beside its columns."""
+"""``geoembed encode INPUT -o OUTPUT``: embed every point of a file and write the embeddings beside its columns.
+
+This module only parses the command line: the work is :func:`geoembed.location_encoders.encode.encode_file`.
+"""
 
 from __future__ import annotations
 
 import argparse
-import inspect
 import time
 
 from geoembed.commands._args import check_device, device, positive_int
-from geoembed.location_encoders.encode import DEFAULT_BATCH_SIZE, DEFAULT_ENCODER
 from geoembed.errors import GeoembedError
-
+from geoembed.location_encoders.encode import DEFAULT_BATCH_SIZE, DEFAULT_ENCODER, DEFAULT_ROWS_PER_CHUNK
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -63,9 +64,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "--rows-per-chunk",
         metavar="N",
         type=positive_int,
-        default=16_384,
-        help="Parquet in, Parquet out (columns layout): rows read, embedded and written at a time, which bounds "
-        "memory whatever the file size (default: 16384)",
+        default=DEFAULT_ROWS_PER_CHUNK,
+        help="Parquet or CSV in, Parquet out (columns layout): rows read, embedded and written at a time, which "
+        f"bounds memory whatever the file size (default: {DEFAULT_ROWS_PER_CHUNK})",
     )
     scale.add_argument(
         "--scheduler",
@@ -81,7 +82,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         default="columns",
         help="one float32 column per dimension (default) or one list column",
     )
-    out.add_argument("--prefix", default="emb_", help="name prefix of the embedding columns (default: emb_)")
+    out.add_argument(
+        "--prefix",
+        help="name prefix of the embedding columns (default: the encoder's name, as in geoclip_000, geoclip_001...; "
+        "or the encoder's own names for its dimensions)",
+    )
     out.add_argument("--column", default="embedding", help="name of the list column (default: embedding)")
     out.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     out.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -89,195 +94,41 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return parser
 
 
-def run(args: argparse.Namespace) -> int:
-    import numpy as np
+#: The flag of each option of ``encode_file`` that has one, to name it in errors.
+FLAGS = {"pretrained": "--random-weights", "weights_path": "--weights", "seed": "--seed", "precision": "--precision"}
 
-    from geoembed.location_encoders.encode import get_location_encoder, iter_embeddings
-    from geoembed.io import check_embedding_columns, check_output, read_points, write_embeddings
+
+def run(args: argparse.Namespace) -> int:
+    """Parse nothing more: map the flags to :func:`~geoembed.location_encoders.encode.encode_file`'s arguments."""
+    from geoembed.location_encoders.encode import UnsupportedOptionError, encode_file
 
     started = time.perf_counter()
     check_device(args.device)
-    options = _encoder_options(args)
-    if args.weights is not None:
-        _check_user_weights(args, options)
-    if args.scheduler:
-        return _run_on_dask(args, options, started)
-    output_format = check_output(args.output, overwrite=args.overwrite)  # fail before any slow work
-    if output_format == "parquet" and args.layout == "columns" and (_is_parquet(args.input) or _is_text(args.input)):
-        return _run_streaming(args, options, started)
-    table, latlon = read_points(args.input, lat_col=args.lat_col, lon_col=args.lon_col, layer=args.layer, crs=args.crs)
-    if output_format == "geoparquet":
-        table = _with_point_geometry(table, latlon)
-    device = None if args.device == "auto" else args.device
-    model = get_location_encoder(args.encoder, device=device, **options)
-    if output_format != "npy":  # a name clash must stop the run before encoding, not after
-        check_embedding_columns(table, model.embedding_dim, layout=args.layout, prefix=args.prefix, column=args.column)
-
-    embeddings = np.empty((len(latlon), model.embedding_dim), dtype=np.float32)
-    start = 0
-    for chunk in iter_embeddings(
-        latlon, model, batch_size=args.batch_size, normalize=args.normalize, progress=not args.no_progress
-    ):
-        embeddings[start : start + len(chunk)] = chunk
-        start += len(chunk)
-
-    write_embeddings(
-        table,
-        embeddings,
-        args.output,
-        layout=args.layout,
-        prefix=args.prefix,
-        column=args.column,
-        overwrite=args.overwrite,
-    )
-    print(
-        f"encoded {len(latlon)} points -> {model.embedding_dim}-d embeddings with {args.encoder} "
-        f"(weights {_weights_label(model, args, options)}) -> {args.output} in {time.perf_counter() - started:.1f} s"
-    )
-    return 0
-
-
-def _run_streaming(args: argparse.Namespace, options: dict, started: float) -> int:
-    """Parquet or CSV in, Parquet out: chunk by chunk, in bounded memory (see geoembed.location_encoders.streaming)."""
-    from pathlib import Path
-
-    from geoembed.location_encoders.streaming import encode_csv, encode_parquet
-
-    if Path(args.input).is_dir():
-        raise GeoembedError(f"{args.input} is a folder: a folder of Parquet files is encoded with Dask, on a cluster "
-                            f"(--scheduler tcp://host:8786) or on this machine (--scheduler local).")
-    if args.layer is not None:
-        raise GeoembedError(f"--layer applies to multi-layer vector files such as GeoPackage, not to {args.input}.")
-    stream = encode_parquet if _is_parquet(args.input) else encode_csv
-    summary = stream(
-        args.input, args.output, lat_col=args.lat_col, lon_col=args.lon_col, crs=args.crs, encoder=args.encoder,
-        batch_size=args.batch_size, rows_per_chunk=args.rows_per_chunk, normalize=args.normalize, prefix=args.prefix,
-        device=None if args.device == "auto" else args.device, overwrite=args.overwrite,
-        progress=not args.no_progress, **options,
-    )
-    from geoembed.location_encoders.encode import get_location_encoder
-
-    model = get_location_encoder(args.encoder, device=None if args.device == "auto" else args.device, **options)
-    print(
-        f"encoded {summary['rows']} points -> {summary['dim']}-d embeddings with {args.encoder} "
-        f"(weights {_weights_label(model, args, options)}) -> {args.output} in {time.perf_counter() - started:.1f} s, "
-        f"streamed in chunks of {args.rows_per_chunk} rows"
-    )
-    return 0
-
-
-def _run_on_dask(args: argparse.Namespace, options: dict, started: float) -> int:
-    """A Parquet file or folder encoded on a Dask cluster into a folder of Parquet files."""
-    from geoembed.location_encoders.parallel import encode_parquet_dataset
-
-    if not _is_parquet(args.input):
-        raise GeoembedError(f"--scheduler needs Parquet input (a file or a folder of files), got {args.input}.")
-    summary = encode_parquet_dataset(
-        args.input, args.output, scheduler=args.scheduler, overwrite=args.overwrite, lat_col=args.lat_col,
-        lon_col=args.lon_col, crs=args.crs, encoder=args.encoder, batch_size=args.batch_size,
-        normalize=args.normalize, prefix=args.prefix, device=None if args.device == "auto" else args.device,
-        **options,
-    )
-    print(
-        f"encoded {summary['rows']} points in {summary['partitions']} partitions on {args.scheduler} with "
-        f"{args.encoder} -> {args.output}/ in {time.perf_counter() - started:.1f} s"
-    )
-    return 0
-
-
-def _is_text(path: str) -> bool:
-    """A CSV/TSV/text file that pyarrow can stream (plain, or compressed with gzip, bzip2 or zstd)."""
-    from pathlib import Path
-
-    from geoembed.io import TEXT_SUFFIXES
-
-    suffixes = [s.lower() for s in Path(path).suffixes]
-    if suffixes and suffixes[-1] in (".gz", ".bz2", ".zst"):
-        suffixes = suffixes[:-1]
-    return bool(suffixes) and suffixes[-1] in TEXT_SUFFIXES and not Path(path).is_dir()
-
-
-def _is_parquet(path: str) -> bool:
-    from pathlib import Path
-
-    p = Path(path)
-    return p.suffix.lower() in (".parquet", ".geoparquet") or (p.is_dir() and any(p.glob("*.parquet")))
-
-
-def _encoder_options(args: argparse.Namespace) -> dict:
-    """Factory keyword arguments for the weights and precision options, checked against what the factory accepts."""
-    from geoembed.registry import location_encoders
-
-    options: dict = {}
-    if args.weights is None and not args.random_weights and args.precision is None:
-        return options
-    factory = location_encoders.get(args.encoder)
-    if args.precision is not None:
-        _require_option(factory, "precision", args.encoder, "--precision")
-        options["precision"] = args.precision
-    if args.weights is not None:
-        _require_option(factory, "weights_path", args.encoder, "--weights")
-        options["weights_path"] = args.weights
-    elif args.random_weights:
-        _require_option(factory, "pretrained", args.encoder, "--random-weights")
-        options["pretrained"] = False
-        if _accepts(factory, "seed"):
-            options["seed"] = args.seed
-    return options
-
-
-def _check_user_weights(args: argparse.Namespace, options: dict) -> None:
-    """Refuse a --weights file whose values are not all finite, naming that file (before any encoding).
-
-    The model is built once here; encoders built by name are cached, so encoding reuses it."""
-    import torch
-
-    from geoembed.location_encoders.encode import get_location_encoder
-
-    model = get_location_encoder(args.encoder, device=None if args.device == "auto" else args.device, **options)
-    tensors = list(model.parameters()) + list(model.buffers())
-    bad = [t for t in tensors if t.is_floating_point() and not bool(torch.isfinite(t).all())]
-    if bad:
-        raise GeoembedError(
-            f"--weights {args.weights}: this weights file holds NaN or infinite values, so every embedding would be "
-            f"NaN. The file itself is bad (this is not a cache problem): export it again from a healthy model, or "
-            f"drop --weights to use the published weights."
-        )
-
-
-def _weights_label(model, args: argparse.Namespace, options: dict) -> str:
-    if model.weights is not None:
-        return model.weights.name
-    if args.random_weights:
-        return f"random (seed {options['seed']})" if "seed" in options else "random"
-    return "none"
-
-
-def _accepts(factory, option: str) -> bool:
     try:
-        parameters = inspect.signature(factory).parameters
-    except (TypeError, ValueError):  # no introspectable signature: let the factory decide
-        return True
-    return option in parameters or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
-
-
-def _require_option(factory, option: str, encoder: str, flag: str) -> None:
-    if not _accepts(factory, option):
-        raise GeoembedError(
-            f"{flag} does not apply to the location encoder {encoder!r}: its factory takes no {option!r} option. "
-            f"See its documentation (geoembed plugins lists where it comes from)."
+        summary = encode_file(
+            args.input, args.output, encoder=args.encoder,
+            pretrained=False if args.random_weights else None,
+            weights_path=args.weights,
+            seed=args.seed if args.random_weights else None,
+            precision=args.precision,
+            lat_col=args.lat_col, lon_col=args.lon_col, layer=args.layer, crs=args.crs,
+            batch_size=args.batch_size, device=args.device, normalize=args.normalize,
+            layout=args.layout, prefix=args.prefix, column=args.column,
+            rows_per_chunk=args.rows_per_chunk, scheduler=args.scheduler,
+            overwrite=args.overwrite, progress=not args.no_progress,
         )
-
-
-def _with_point_geometry(table, latlon):
-    """A GeoDataFrame with EPSG:4326 points, for GeoParquet output from an input that has only coordinate columns."""
-    import geopandas
-
-    if isinstance(table, geopandas.GeoDataFrame) and table._geometry_column_name in table.columns:
-        return table
-    if "geometry" in table.columns:
+    except UnsupportedOptionError as exc:
         raise GeoembedError(
-            "The input has a 'geometry' column that is not a geometry; write .parquet instead of .geoparquet."
-        )
-    points = geopandas.points_from_xy(latlon[:, 1], latlon[:, 0], crs="EPSG:4326")
-    return geopandas.GeoDataFrame(table, geometry=points)
+            f"{FLAGS.get(exc.option, exc.option)} does not apply to the location encoder {exc.encoder!r}: its "
+            f"factory takes no {exc.option!r} option. See its documentation (geoembed plugins lists where it comes "
+            f"from)."
+        ) from None
+    seconds = time.perf_counter() - started
+    if summary["route"] == "dask":
+        print(f"encoded {summary['rows']} points in {summary['partitions']} partitions on {args.scheduler} with "
+              f"{args.encoder} -> {args.output}/ in {seconds:.1f} s")
+        return 0
+    streamed = f", streamed in chunks of {args.rows_per_chunk} rows" if summary["route"] == "stream" else ""
+    print(f"encoded {summary['rows']} points -> {summary['dim']}-d embeddings with {args.encoder} "
+          f"(weights {summary['weights']}) -> {args.output} in {seconds:.1f} s{streamed}")
+    return 0

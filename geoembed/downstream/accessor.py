@@ -15,6 +15,8 @@ from typing import Any, Sequence
 
 import pandas as pd
 
+from geoembed.location_encoders.encode import DEFAULT_BATCH_SIZE
+
 
 class _GeoembedAccessor:
     def __init__(self, obj: Any):
@@ -40,13 +42,14 @@ class _GeoembedAccessor:
         geometry_method: str = "sample",
         seed: int = 0,
         normalize: bool = False,
-        batch_size: int = 8192,
+        batch_size: int = DEFAULT_BATCH_SIZE,
         device: Any = None,
         cache: bool = True,
         progress: bool = False,
         **encoder_kwargs: Any,
     ) -> pd.DataFrame:
-        """Embeddings as a DataFrame aligned with the rows (same index), columns ``<encoder>_0 ...``.
+        """Embeddings as a DataFrame aligned with the rows (same index), named as everywhere in geoembed
+        (:func:`geoembed.io.embedding_column_names`: ``geoclip_000 ...``, or the encoder's own ``feature_names``).
 
         Points are embedded directly; polygons and lines as the mean over ``n_points`` area- (length-) uniform
         samples, or their centroid (``geometry_method="centroid"``). Results are cached on disk.

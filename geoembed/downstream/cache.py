@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from geoembed import cache as disk
+from geoembed.location_encoders.encode import DEFAULT_BATCH_SIZE
 
 CACHE_FORMAT = "2"
 STORE = disk.DiskCache("embeddings", shard=True)
@@ -36,31 +37,28 @@ def embed_points(
     latlon: np.ndarray,
     model: Any,
     *,
-    batch_size: int = 8192,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     normalize: bool = False,
     cache: bool = True,
     identity: str | None = None,
     progress: bool = False,
 ) -> np.ndarray:
-    """float32 ``(N, D)`` embeddings of validated ``[lat, lon]`` rows, read from / written to the cache.
+    """float32 ``(N, D)`` embeddings of validated ``[lat, lon]`` rows, read from / written to the cache (computed by
+    :func:`geoembed.location_encoders.encode.embed_latlon`, the one encode loop).
 
     ``identity`` may be passed when already known (hashing random weights costs time on large models).
     """
-    from geoembed.location_encoders.encode import iter_embeddings
+    from geoembed.location_encoders.encode import embed_latlon
 
     latlon = np.ascontiguousarray(latlon, dtype=np.float64)
     key = None
     if cache:
-        key = cache_key(identity or model.identity, latlon, normalize)
+        identity = identity or model.identity
+        key = cache_key(identity, latlon, normalize)
         cached = STORE.load(key, shape=(len(latlon), model.embedding_dim), dtype=np.float32)
         if cached is not None:
             return cached
-    result = np.empty((len(latlon), model.embedding_dim), dtype=np.float32)
-    start = 0
-    for chunk in iter_embeddings(latlon, model, batch_size=batch_size, normalize=normalize, progress=progress):
-        result[start : start + len(chunk)] = chunk
-        start += len(chunk)
+    result = embed_latlon(latlon, model, batch_size=batch_size, normalize=normalize, progress=progress)
     if key is not None:
-        STORE.save(key, result, info={"points": len(latlon), "encoder": identity or model.identity,
-                                      "normalize": bool(normalize)})
+        STORE.save(key, result, info={"points": len(latlon), "encoder": identity, "normalize": bool(normalize)})
     return result

@@ -17,14 +17,12 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from geoembed.coords import as_latlon
-from geoembed.errors import InvalidCoordinatesError
+from geoembed.coords import LAT_COLUMN_NAMES, LON_COLUMN_NAMES, as_latlon
+from geoembed.errors import DataFileError, InvalidCoordinatesError
 from geoembed.downstream.cache import embed_points
 from geoembed.downstream.geometry import aggregate_by_owner, geometry_points
 from geoembed.downstream.raster import sample_raster
-
-LAT_NAMES = ("lat", "latitude", "y")
-LON_NAMES = ("lon", "lng", "long", "longitude", "x")
+from geoembed.location_encoders.encode import DEFAULT_BATCH_SIZE
 
 
 def embed_geometries(
@@ -35,7 +33,7 @@ def embed_geometries(
     method: str = "sample",
     seed: int = 0,
     normalize: bool = False,
-    batch_size: int = 8192,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     cache: bool = True,
     identity: str | None = None,
     progress: bool = False,
@@ -50,16 +48,18 @@ def embed_geometries(
 
 
 def latlon_columns(frame: Any) -> tuple[str, str]:
-    """The (latitude, longitude) column names of a DataFrame, found by their usual names (case-insensitive)."""
-    lower = {str(c).lower(): c for c in frame.columns}
-    lat = next((lower[n] for n in LAT_NAMES if n in lower), None)
-    lon = next((lower[n] for n in LON_NAMES if n in lower), None)
-    if lat is None or lon is None:
+    """The (latitude, longitude) column names of a DataFrame, found by the names of :data:`geoembed.coords.LAT_COLUMN_NAMES`
+    and :data:`~geoembed.coords.LON_COLUMN_NAMES` (case-insensitive), as every table reader of geoembed finds them."""
+    from geoembed.io import coordinate_columns
+
+    try:
+        return coordinate_columns(frame)
+    except DataFileError as exc:
+        known = ", ".join(repr(n) for tier in (LAT_COLUMN_NAMES, LON_COLUMN_NAMES) for names in tier for n in names)
         raise InvalidCoordinatesError(
-            f"Cannot find latitude/longitude columns among {list(frame.columns)[:10]}; name them 'lat' and 'lon' "
-            f"(or 'latitude'/'longitude'), or pass a GeoDataFrame."
-        )
-    return lat, lon
+            f"Cannot find latitude/longitude columns among {list(frame.columns)[:10]} ({exc}). Name them 'lat' and "
+            f"'lon' (recognised names, any case: {known}), or pass a GeoDataFrame."
+        ) from None
 
 
 class LocationFeaturizer(TransformerMixin, BaseEstimator):
@@ -89,7 +89,7 @@ class LocationFeaturizer(TransformerMixin, BaseEstimator):
         geometry_method: str = "sample",
         seed: int = 0,
         normalize: bool = False,
-        batch_size: int = 8192,
+        batch_size: int = DEFAULT_BATCH_SIZE,
         device: Any = None,
         cache: bool = True,
         progress: bool = False,
@@ -128,10 +128,13 @@ class LocationFeaturizer(TransformerMixin, BaseEstimator):
         return embed_points(value, self.encoder_, **options)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        """``<encoder>_0 ... <encoder>_{D-1}`` (so ``set_output(transform="pandas")`` gets named columns)."""
+        """The embedding column names of :func:`geoembed.io.embedding_column_names`, as ``geoembed encode`` writes
+        them: ``geoclip_000 ... geoclip_511`` (or the encoder's own ``feature_names``); so
+        ``set_output(transform="pandas")`` gets named columns."""
+        from geoembed.io import embedding_column_names
+
         check_is_fitted(self, "encoder_")
-        prefix = self.encoder if isinstance(self.encoder, str) else type(self.encoder).__name__.lower()
-        return np.asarray([f"{prefix}_{i}" for i in range(self.embedding_dim_)], dtype=object)
+        return np.asarray(embedding_column_names(self.embedding_dim_, encoder=self.encoder_), dtype=object)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

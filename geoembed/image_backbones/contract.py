@@ -12,14 +12,15 @@ the transform a set of weights expects (size, crop, mean and std) is part of tho
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-from geoembed.weights import WeightsRecord
+from geoembed.weights import WeightsRecord, state_dict_sha256, weights_identity
+
+__all__ = ["ImageBackbone", "channels_first", "normalize", "state_dict_sha256"]
 
 
 class ImageBackbone(nn.Module):
@@ -131,12 +132,7 @@ class ImageBackbone(nn.Module):
         Random weights are identified by a hash of their values, so two differently seeded random backbones never
         share cached features.
         """
-        if isinstance(self.weights, WeightsRecord):
-            weights_id = self.weights.sha256
-        elif isinstance(self.weights, str):
-            weights_id = hashlib.sha256(self.weights.encode()).hexdigest()
-        else:
-            weights_id = "random-" + state_dict_sha256(self)
+        weights_id = weights_identity(self.weights, self)
         preprocessing = f"{self.image_size}:{tuple(round(v, 6) for v in self.mean)}:{tuple(round(v, 6) for v in self.std)}"
         return f"{type(self).__module__}.{type(self).__qualname__}:{self.feature_dim}:{preprocessing}:{weights_id}"
 
@@ -146,15 +142,6 @@ class ImageBackbone(nn.Module):
         for tensor in self.parameters():
             return tensor.device
         return torch.device("cpu")
-
-
-def state_dict_sha256(module: nn.Module) -> str:
-    """sha256 of a module's tensors (names and values): identifies random or fine-tuned weights."""
-    digest = hashlib.sha256()
-    for name, tensor in sorted(module.state_dict().items()):
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
 
 
 def channels_first(tensor: torch.Tensor, in_chans: int) -> torch.Tensor:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import torch
 from torch import nn
 
-from geoembed.weights import WeightsRecord
+from geoembed.weights import WeightsRecord, weights_identity
 
 
 class LocationEncoder(nn.Module):
@@ -30,16 +28,10 @@ class LocationEncoder(nn.Module):
     def identity(self) -> str:
         """A short string that changes whenever the outputs could change: class, width and weights checksum.
 
-        Used as a cache key (for example by downstream embedding caches). Random weights hash their values.
+        Used as a cache key (for example by downstream embedding caches). Random weights hash their values, whatever
+        their dtype (:func:`geoembed.weights.weights_identity`, shared by every kind of component).
         """
-        if self.weights is not None:
-            weights_id = self.weights.sha256
-        else:
-            digest = hashlib.sha256()
-            for name, tensor in sorted(self.state_dict().items()):
-                digest.update(name.encode())
-                digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-            weights_id = "random-" + digest.hexdigest()
+        weights_id = weights_identity(self.weights, self)
         return f"{type(self).__module__}.{type(self).__qualname__}:{self.embedding_dim}:{weights_id}"
 
     @property

@@ -2,7 +2,7 @@
 
 >>> import dask.dataframe as dd                                         # doctest: +SKIP
 >>> ddf = dd.read_parquet("points/")                                   # doctest: +SKIP
->>> emb = geoembed.location_encoders.parallel.encode_dask(ddf, lat_col="lat", lon_col="lon")   # lazy: input columns + emb_*
+>>> emb = geoembed.location_encoders.parallel.encode_dask(ddf, lat_col="lat", lon_col="lon")   # lazy: + geoclip_000...
 >>> emb.to_parquet("embeddings/")                                      # doctest: +SKIP
 
 Each partition is encoded by :func:`encode_partition` inside the worker. Encoders built by name are cached per
@@ -31,23 +31,24 @@ def encode_partition(
     encoder: str = DEFAULT_ENCODER,
     batch_size: int = DEFAULT_BATCH_SIZE,
     normalize: bool = False,
-    prefix: str = "emb_",
+    prefix: str | None = None,
     device: Any = None,
     encoder_kwargs: dict | None = None,
 ):
-    """Encode one pandas (Geo)DataFrame partition: its columns plus float32 ``emb_*`` columns, index kept."""
+    """Encode one pandas (Geo)DataFrame partition: its columns plus float32 embedding columns (the one naming of
+    :func:`geoembed.io.embedding_column_names`), index kept."""
     import pandas as pd
 
-    from geoembed.location_encoders.encode import get_location_encoder, iter_embeddings
+    from geoembed.location_encoders.encode import embed_latlon, get_location_encoder
     from geoembed.io import embedding_column_names, latlon_from_table
 
     model = get_location_encoder(encoder, device=device, **(encoder_kwargs or {}))
-    names = embedding_column_names(model.embedding_dim, prefix)
+    names = embedding_column_names(model.embedding_dim, prefix, encoder=model)
     if len(frame) == 0:
         emb = np.empty((0, model.embedding_dim), dtype=np.float32)
     else:
         latlon = latlon_from_table(frame, lat_col=lat_col, lon_col=lon_col, crs=crs)
-        emb = np.concatenate(list(iter_embeddings(latlon, model, batch_size=batch_size, normalize=normalize)))
+        emb = embed_latlon(latlon, model, batch_size=batch_size, normalize=normalize)
     return pd.concat([frame, pd.DataFrame(emb, index=frame.index, columns=names)], axis=1)
 
 
@@ -60,14 +61,14 @@ def encode_dask(
     encoder: str = DEFAULT_ENCODER,
     batch_size: int = DEFAULT_BATCH_SIZE,
     normalize: bool = False,
-    prefix: str = "emb_",
+    prefix: str | None = None,
     device: Any = None,
     **encoder_kwargs: Any,
 ):
     """Lazily encode a dask DataFrame or dask-geopandas GeoDataFrame with ``map_partitions``.
 
     ``encoder`` must be a registered name (workers build it themselves; model objects are not shipped over the
-    network). Returns a lazy frame: the input columns plus ``emb_*`` float32 columns.
+    network). Returns a lazy frame: the input columns plus float32 embedding columns (``geoclip_000``...).
     """
     from geoembed.location_encoders.encode import get_location_encoder
     from geoembed.io import embedding_column_names
@@ -78,8 +79,8 @@ def encode_dask(
             f"{type(encoder).__name__}. Register your encoder with geoembed.register_location_encoder in a module the "
             "workers import, or publish it as an entry point plugin."
         )
-    dim = get_location_encoder(encoder, device="cpu", **encoder_kwargs).embedding_dim  # fails early, on the client
-    meta = _meta_with_embeddings(frame._meta, embedding_column_names(dim, prefix))
+    model = get_location_encoder(encoder, device="cpu", **encoder_kwargs)  # fails early, on the client
+    meta = _meta_with_embeddings(frame._meta, embedding_column_names(model.embedding_dim, prefix, encoder=model))
     return frame.map_partitions(
         encode_partition,
         lat_col=lat_col,
@@ -105,11 +106,26 @@ def encode_parquet_dataset(
 ) -> dict:
     """Encode a (partitioned) Parquet dataset with Dask and write a partitioned Parquet dataset.
 
-    ``scheduler`` is the address of a running ``distributed`` scheduler (``tcp://host:8786``); without it (or with
+    :func:`geoembed.location_encoders.encode.encode_file` on Dask (``kwargs`` are its options). ``scheduler`` is the
+    address of a running ``distributed`` scheduler (``tcp://host:8786``); without it (or with
     ``"local"``), Dask's local scheduler runs in this process. A scheduler that does not answer within
     :data:`SCHEDULER_TIMEOUT_S` seconds is reported at once, not after Dask's 30 s default. The output folder is written beside its final name and renamed when
     complete, so a failed run never leaves a half-written dataset under that name.
     """
+    from geoembed.location_encoders.encode import encode_file
+
+    return encode_file(input_path, output_path, scheduler=scheduler or "local", overwrite=overwrite, **kwargs)
+
+
+def _encode_dataset(
+    input_path: str | os.PathLike,
+    output_path: str | os.PathLike,
+    *,
+    scheduler: str | None = None,
+    overwrite: bool = False,
+    **kwargs: Any,
+) -> dict:
+    """The Dask route of ``encode_file``: read the dataset, :func:`encode_dask` it, write it beside and rename it."""
     import shutil
 
     import dask.dataframe as dd

@@ -16,9 +16,7 @@ from typing import Any
 import numpy as np
 
 from geoembed.atomic import atomic_write
-from geoembed.location_encoders.encode import DEFAULT_BATCH_SIZE, DEFAULT_ENCODER
-
-DEFAULT_ROWS_PER_CHUNK = 16_384
+from geoembed.location_encoders.encode import DEFAULT_BATCH_SIZE, DEFAULT_ENCODER, DEFAULT_ROWS_PER_CHUNK
 
 
 def encode_parquet(
@@ -32,28 +30,19 @@ def encode_parquet(
     batch_size: int = DEFAULT_BATCH_SIZE,
     rows_per_chunk: int = DEFAULT_ROWS_PER_CHUNK,
     normalize: bool = False,
-    prefix: str = "emb_",
+    prefix: str | None = None,
     device: Any = None,
     overwrite: bool = False,
     progress: bool = True,
     **encoder_kwargs: Any,
 ) -> dict:
-    """Stream ``input_path`` (Parquet/GeoParquet) into ``output_path`` (Parquet): input columns plus ``emb_*`` columns.
+    """Stream ``input_path`` (Parquet/GeoParquet) into ``output_path`` (Parquet): input columns plus embedding columns.
 
-    The output is written to a temporary file and moved into place only when complete, so an interrupted run never
-    leaves a truncated file. Returns a summary: rows, dimensions, encoder identity, output path.
+    :func:`geoembed.location_encoders.encode.encode_file` with streaming required. The output is written to a
+    temporary file and moved into place only when complete, so an interrupted run never leaves a truncated file.
+    Returns its summary: rows, dimensions, encoder, output path...
     """
-    if rows_per_chunk < 1:
-        raise ValueError(f"rows_per_chunk must be positive, got {rows_per_chunk}.")
-    source = _open_parquet(input_path)
-    geo_meta = _geo_metadata(source.schema_arrow)
-    model = _model(encoder, device, encoder_kwargs)
-    return _encode_stream(
-        lambda: _parquet_batches(input_path, source, rows_per_chunk), output_path,
-        column_names=source.schema_arrow.names, metadata=source.schema_arrow.metadata, total=source.metadata.num_rows,
-        geo_meta=geo_meta, model=model, input_path=input_path, lat_col=lat_col, lon_col=lon_col, crs=crs,
-        batch_size=batch_size, normalize=normalize, prefix=prefix, overwrite=overwrite, progress=progress,
-    )
+    return _encode_file_streamed(**locals())
 
 
 def encode_csv(
@@ -67,7 +56,7 @@ def encode_csv(
     batch_size: int = DEFAULT_BATCH_SIZE,
     rows_per_chunk: int = DEFAULT_ROWS_PER_CHUNK,
     normalize: bool = False,
-    prefix: str = "emb_",
+    prefix: str | None = None,
     device: Any = None,
     overwrite: bool = False,
     progress: bool = True,
@@ -81,26 +70,54 @@ def encode_csv(
     first block of rows (if a later row does not fit, the file is read again with those columns as text, with a
     warning).
     """
+    return _encode_file_streamed(**locals())
+
+
+def _encode_file_streamed(*, input_path, output_path, encoder_kwargs, **options) -> dict:
+    from geoembed.location_encoders.encode import encode_file
+
+    return encode_file(input_path, output_path, stream=True, **options, **encoder_kwargs)
+
+
+def _stream_file(input_path, output_path, *, model, lat_col, lon_col, crs, batch_size, rows_per_chunk, normalize,
+                 prefix, overwrite, progress) -> dict:
+    """Encode a Parquet or text file chunk by chunk with a built model (the streamed route of ``encode_file``)."""
+    from geoembed.io import input_format
+
+    options = dict(model=model, lat_col=lat_col, lon_col=lon_col, crs=crs, batch_size=batch_size,
+                   rows_per_chunk=rows_per_chunk, normalize=normalize, prefix=prefix, overwrite=overwrite,
+                   progress=progress)
+    if input_format(input_path) == "parquet":
+        return _stream_parquet(input_path, output_path, **options)
+    return _stream_csv(input_path, output_path, **options)
+
+
+def _stream_parquet(input_path, output_path, *, model, rows_per_chunk, **options) -> dict:
+    source = _open_parquet(input_path)
+    return _encode_stream(
+        lambda: _parquet_batches(input_path, source, rows_per_chunk), output_path,
+        column_names=source.schema_arrow.names, metadata=source.schema_arrow.metadata, total=source.metadata.num_rows,
+        geo_meta=_geo_metadata(source.schema_arrow), model=model, input_path=input_path, **options,
+    )
+
+
+def _stream_csv(input_path, output_path, *, model, lat_col, lon_col, rows_per_chunk, **options) -> dict:
     from geoembed.io import check_unique_header, coordinate_columns
 
-    if rows_per_chunk < 1:
-        raise ValueError(f"rows_per_chunk must be positive, got {rows_per_chunk}.")
     path = Path(input_path)
     check_unique_header(path)  # pyarrow would keep both columns and leave the choice of coordinates to chance
-    options = _csv_options(path, rows_per_chunk)
-    first = _first_csv_block(path, options)
+    csv_options = _csv_options(path, rows_per_chunk)
+    first = _first_csv_block(path, csv_options)
     lat_name, lon_name = coordinate_columns(first, lat_col=lat_col, lon_col=lon_col)
-    model = _model(encoder, device, encoder_kwargs)
     inferred = {name: _csv_type(first[name]) for name in first.columns}
     text_types = {name: "string" for name in first.columns}
 
     def run(types: dict) -> dict:
         types = {**types, lat_name: "string", lon_name: "string"}  # coordinates: checked like every other reader
         return _encode_stream(
-            lambda: _csv_batches(path, options, types, rows_per_chunk), output_path, column_names=list(first.columns),
-            metadata=None, total=None, geo_meta=None, model=model, input_path=input_path, lat_col=lat_name,
-            lon_col=lon_name, crs=crs, batch_size=batch_size, normalize=normalize, prefix=prefix,
-            overwrite=overwrite, progress=progress, numeric=(lat_name, lon_name),
+            lambda: _csv_batches(path, csv_options, types, rows_per_chunk), output_path,
+            column_names=list(first.columns), metadata=None, total=None, geo_meta=None, model=model,
+            input_path=input_path, lat_col=lat_name, lon_col=lon_name, numeric=(lat_name, lon_name), **options,
         )
 
     try:
@@ -109,18 +126,12 @@ def encode_csv(
         import warnings
 
         warnings.warn(f"{path}: {exc}; reading the file again with its non-coordinate columns as text.",
-                      stacklevel=2)
+                      stacklevel=4)
         return run(text_types)
 
 
 class _TypeChanged(Exception):
     """A CSV column whose later rows do not fit the type inferred from the first block."""
-
-
-def _model(encoder: Any, device: Any, encoder_kwargs: dict):
-    from geoembed.location_encoders.encode import get_location_encoder
-
-    return get_location_encoder(encoder, device=device, **encoder_kwargs)
 
 
 def _encode_stream(open_batches, output_path, *, column_names, metadata, total, geo_meta, model, input_path, lat_col,
@@ -131,12 +142,13 @@ def _encode_stream(open_batches, output_path, *, column_names, metadata, total, 
     import pandas as pd
     import pyarrow as pa
     import pyarrow.parquet as pq
-    from geoembed.location_encoders.encode import iter_embeddings
+    from geoembed.location_encoders.encode import embed_latlon
     from geoembed.io import check_embedding_columns, latlon_from_table
     from geoembed.progress import progress_bar
 
     # a name clash must stop the run before any encoding
-    names = check_embedding_columns(pd.DataFrame(columns=column_names), model.embedding_dim, prefix=prefix)
+    names = check_embedding_columns(pd.DataFrame(columns=column_names), model.embedding_dim, prefix=prefix,
+                                    encoder=model)
     rows = 0
     writer = None
     bar = progress_bar(total=total, unit="pt", desc="encoding", enabled=progress, leave=True)
@@ -148,8 +160,7 @@ def _encode_stream(open_batches, output_path, *, column_names, metadata, total, 
                     frame.index = pd.RangeIndex(rows, rows + len(frame))  # errors name rows by file position
                     table_for_coords = _with_geometry(frame, geo_meta) if geo_meta else frame
                     latlon = latlon_from_table(table_for_coords, lat_col=lat_col, lon_col=lon_col, crs=crs)
-                    emb = np.concatenate(list(iter_embeddings(latlon, model, batch_size=batch_size,
-                                                              normalize=normalize)))
+                    emb = embed_latlon(latlon, model, batch_size=batch_size, normalize=normalize)
                     columns = np.ascontiguousarray(emb.T)  # one contiguous float32 vector per output column
                     arrays = [_as_number(batch, i, frame) if name in numeric else batch.column(i)
                               for i, name in enumerate(batch.schema.names)]
@@ -171,7 +182,7 @@ def _encode_stream(open_batches, output_path, *, column_names, metadata, total, 
                     writer.close()
     finally:
         bar.close()
-    return {"rows": rows, "dim": model.embedding_dim, "encoder": model.identity, "output": str(Path(output_path))}
+    return {"rows": rows, "columns": names}
 
 
 def _as_number(batch, i: int, frame):
