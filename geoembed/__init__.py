@@ -98,7 +98,16 @@ _LAZY = {
     "RasterLayer": "geoembed.image_backbones.patches",
 }
 
-__all__ = sorted(_LAZY) + ["__version__"]
+# geoembed 0.1's public names that broke the registry vocabulary (register_<kind>, create_<kind>, list_<kind>s): they
+# keep working for one release and warn with the name to use. Every geoembed function that takes an encoder, backbone
+# or bank also accepts a registered name or a built object directly.
+_DEPRECATED = {
+    "get_location_encoder": "create_location_encoder(name, **options)",
+    "get_image_backbone": "create_image_backbone(name, **options)",
+    "load_concept_bank": "create_concept_bank(name, **options), or ConceptBank.load(folder) for a saved bank",
+}
+
+__all__ = sorted(set(_LAZY) - set(_DEPRECATED) - {"load_task"}) + ["__version__"]  # load_task warns by itself
 
 
 def __getattr__(name: str) -> Any:
@@ -106,8 +115,22 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module 'geoembed' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
+    if name in _DEPRECATED:
+        value = _deprecated_alias(name, value, _DEPRECATED[name])
     globals()[name] = value  # cache: later lookups skip __getattr__
     return value
+
+
+def _deprecated_alias(name: str, function: Any, instead: str) -> Any:
+    import functools
+    import warnings
+
+    @functools.wraps(function)
+    def alias(*args: Any, **kwargs: Any) -> Any:
+        warnings.warn(f"geoembed.{name} is deprecated: use geoembed.{instead}.", DeprecationWarning, stacklevel=2)
+        return function(*args, **kwargs)
+
+    return alias
 
 
 def __dir__() -> list[str]:

@@ -223,7 +223,7 @@ def test_load_concept_bank_by_name_path_or_instance(tmp_path):
     geoembed.register_concept_bank("unit-test-bank", bank)
     try:
         assert "unit-test-bank" in geoembed.list_concept_banks()
-        assert geoembed.load_concept_bank("unit-test-bank") is bank
+        assert geoembed.create_concept_bank("unit-test-bank") is bank
     finally:
         from geoembed.registry import concept_banks
 

@@ -39,7 +39,7 @@ def geoclip_to_minilm():
     """The registered projection from GeoCLIP's space into MiniLM's, or a fixed random stand-in for the test."""
     from geoembed.concepts import LinearConceptProjection, location_space
 
-    space = location_space(geoembed.get_location_encoder("geoclip"))
+    space = location_space(geoembed.create_location_encoder("geoclip"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PluginWarning)  # a projection plugin installed without its weights
         found = find_concept_projection(space, MINILM_SPACE)

@@ -148,7 +148,7 @@ def test_explain_locations_is_tidy():
     assert len(table) == 9 and list(table["point"]) == [0, 0, 0, 1, 1, 1, 2, 2, 2]
     assert table["score"].between(0, 1).all()
     everything = geoembed.explain_locations(lat=[0.0], lon=[20.0], top_k=1000)
-    assert len(everything) == len(geoembed.load_concept_bank("geodata.geoclip"))
+    assert len(everything) == len(geoembed.create_concept_bank("geodata.geoclip"))
     with pytest.raises(ValueError, match="top_k"):
         geoembed.explain_locations(lat=[0.0], lon=[0.0], top_k=0)
     with pytest.raises(ValueError, match="one place"):

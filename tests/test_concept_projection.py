@@ -35,7 +35,7 @@ def runtime_projections():
 
 
 def rff_space() -> tuple[str, int]:
-    model = geoembed.get_location_encoder(ENCODER)
+    model = geoembed.create_location_encoder(ENCODER)
     return location_space(model), model.embedding_dim
 
 

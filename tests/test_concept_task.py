@@ -72,7 +72,7 @@ def test_an_encoder_without_feature_names_needs_a_bank():
     task = make_task()
     with pytest.raises(ConceptBankError, match="no feature_names.*bank="):
         geoembed.explain_task(task, encoder="rff")
-    model = geoembed.get_location_encoder("rff")
+    model = geoembed.create_location_encoder("rff")
     projection = LinearConceptProjection(np.random.default_rng(0).normal(size=(model.embedding_dim, 8)),
                                          source_space=location_space(model), target_space="text:toy")
     bank = ConceptBank.from_array([f"c{i}" for i in range(6)], np.random.default_rng(1).normal(size=(6, 8)),

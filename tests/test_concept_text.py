@@ -77,7 +77,7 @@ def test_concept_embeddings_are_cached_per_texts_and_encoder(minilm, monkeypatch
 
 
 def test_builtin_geography_bank(minilm):
-    geography = geoembed.load_concept_bank("geography")
+    geography = geoembed.create_concept_bank("geography")
     assert len(geography) >= 300 and geography.dim == 384 and geography.space == minilm.space
     assert geography.provenance["concept_file"] == "geography.yaml" and geography.provenance["name"] == "geography"
     assert "human/transport" in geography.categories
@@ -88,7 +88,7 @@ def test_builtin_geography_bank(minilm):
 
 
 def test_builtin_generic_bank(minilm):
-    generic = geoembed.load_concept_bank("generic", text_encoder=minilm)
+    generic = geoembed.create_concept_bank("generic", text_encoder=minilm)
     assert len(generic) >= 300 and generic.space == minilm.space
     assert {c.split("/")[0] for c in generic.categories} == {"generic"}
 
@@ -153,7 +153,7 @@ def test_cli_builds_a_bank_from_a_concept_file(tmp_path, minilm, capsys):
     concepts = tmp_path / "mine.csv"
     concepts.write_text("name,category\nterraced rice fields,human/agriculture\nfjord,natural/landform\n")
     assert main(["concepts", "--from-file", str(concepts), "-o", str(tmp_path / "bank")]) == 0
-    bank = geoembed.load_concept_bank(tmp_path / "bank")
+    bank = geoembed.ConceptBank.load(tmp_path / "bank")
     assert bank.names == ["terraced rice fields", "fjord"] and bank.space == minilm.space
     assert bank.provenance["concept_file"] == "mine.csv"
     assert main(["concepts", "--from-file", str(concepts), "-o", str(tmp_path / "bank")]) == 2  # no --overwrite

@@ -49,7 +49,7 @@ def test_geolocate_matches_geoclip_predict(model, photos):
     assert list(predictions.columns) == ["image", "rank", "lat", "lon", "probability", "similarity"]
     assert len(predictions) == 12 and predictions["rank"].tolist() == [1, 2, 3, 4] * 3
 
-    encoder = geoembed.get_location_encoder("geoclip")
+    encoder = geoembed.create_location_encoder("geoclip")
     with torch.inference_mode():
         images = torch.stack([model.preprocess(p) for p in photos])
         image_features = torch.nn.functional.normalize(model.encode(images), dim=1)

@@ -68,7 +68,7 @@ def test_gallery_embeddings_are_cached_on_disk_and_keyed_by_encoder(monkeypatch)
     np.testing.assert_allclose(np.linalg.norm(first, axis=1), 1.0, rtol=1e-5)
     expected = geoembed.encode_location(np.array(load_gallery("grid:30").latlon), order="latlon", normalize=True)
     assert_embeddings_close(first, expected)  # the gallery is encoded in its own batches
-    path = gallery_cache_path(load_gallery("grid:30"), geoembed.get_location_encoder("geoclip"))
+    path = gallery_cache_path(load_gallery("grid:30"), geoembed.create_location_encoder("geoclip"))
     assert path.is_file() and path.parent.name == "galleries"
 
     def must_not_encode(*args, **kwargs):
@@ -88,7 +88,7 @@ def test_gallery_embeddings_are_cached_on_disk_and_keyed_by_encoder(monkeypatch)
 def test_a_damaged_cache_file_is_rebuilt():
     gallery = load_gallery("grid:30")
     good = np.array(gallery_embeddings(gallery))
-    path = gallery_cache_path(gallery, geoembed.get_location_encoder("geoclip"))
+    path = gallery_cache_path(gallery, geoembed.create_location_encoder("geoclip"))
     path.write_bytes(b"not a numpy file")
     with pytest.warns(CacheWarning):
         np.testing.assert_array_equal(gallery_embeddings(gallery), good)

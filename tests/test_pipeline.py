@@ -58,7 +58,7 @@ def test_bfloat16_encoder_runs_through_the_pipeline():
 
 # -- one pipeline --------------------------------------------------------------------------------------------------
 def test_embed_latlon_fills_a_given_array():
-    model = geoembed.get_location_encoder("xyz")
+    model = geoembed.create_location_encoder("xyz")
     out = np.zeros((4, 3), dtype=np.float16)
     assert embed_latlon(CITIES, model, batch_size=3, out=out) is out
     np.testing.assert_allclose(out, geoembed.encode_location(CITIES, order="latlon", encoder="xyz"), atol=1e-3)

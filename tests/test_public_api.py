@@ -23,3 +23,22 @@ def test_registry_contract_per_kind(kind):
 def test_unknown_attribute_is_an_attribute_error():
     with pytest.raises(AttributeError, match="no attribute 'encode_locations_typo'"):
         geoembed.encode_locations_typo  # noqa: B018
+
+
+@pytest.mark.parametrize("old, new", [("get_location_encoder", "create_location_encoder"),
+                                      ("get_image_backbone", "create_image_backbone"),
+                                      ("load_concept_bank", "create_concept_bank"),
+                                      ("load_task", "create_task")])
+def test_names_outside_the_registry_vocabulary_warn_with_the_new_name(old, new):
+    import geoembed
+
+    assert old not in geoembed.__all__ and new in geoembed.__all__
+    with pytest.warns(DeprecationWarning, match=f"use (geoembed.)?{new}"):
+        if old == "get_image_backbone":
+            getattr(geoembed, old)("timm", model_name="resnet18", pretrained=False)
+        elif old == "load_task":
+            getattr(geoembed, old)("georgia_bachelors")
+        elif old == "load_concept_bank":
+            getattr(geoembed, old)("generic")
+        else:
+            getattr(geoembed, old)("xyz")

@@ -115,7 +115,7 @@ CITIES = np.array([[48.8566, 2.3522], [40.7128, -74.006], [-33.8688, 151.2093], 
 def _entry(points):
     from geoembed.downstream.cache import STORE, cache_key as point_key
 
-    model = geoembed.get_location_encoder("xyz")
+    model = geoembed.create_location_encoder("xyz")
     return STORE.path(point_key(model.identity, points, False)), model
 
 
@@ -156,7 +156,7 @@ def test_a_tampered_gallery_cache_is_rebuilt_with_a_warning():
 
     gallery = Gallery.from_latlon(CITIES, name="cities")
     good = np.array(gallery_embeddings(gallery, "xyz"))
-    path = gallery_cache_path(gallery, geoembed.get_location_encoder("xyz"))
+    path = gallery_cache_path(gallery, geoembed.create_location_encoder("xyz"))
     np.save(path, np.full_like(good, np.nan))
     with pytest.warns(CacheWarning, match="checksum"):
         np.testing.assert_array_equal(gallery_embeddings(gallery, "xyz"), good)
@@ -289,7 +289,7 @@ def test_a_very_long_gallery_name_still_caches(tmp_path):
 
     gallery = Gallery.from_latlon(CITIES, name="g" * 240)
     emb = gallery_embeddings(gallery, "xyz")
-    path = gallery_cache_path(gallery, geoembed.get_location_encoder("xyz"))
+    path = gallery_cache_path(gallery, geoembed.create_location_encoder("xyz"))
     assert emb.shape == (4, 3) and path.is_file() and len(path.name) < 120
     manifest = json.loads(path.with_suffix(".json").read_text())
     assert manifest["gallery"] == "g" * 240
@@ -336,7 +336,7 @@ def test_a_saved_bank_round_trips_and_the_shipped_bank_verifies(tmp_path):
     folder = _saved_bank(tmp_path)
     loaded = geoembed.ConceptBank.load(folder)
     assert loaded.names == ["desert", "forest", "sea"] and loaded.space == "test:space"
-    assert len(geoembed.load_concept_bank("geodata.geoclip")) == 20
+    assert len(geoembed.create_concept_bank("geodata.geoclip")) == 20
 
 
 # -- 12. one-line errors -----------------------------------------------------------------------------------------------

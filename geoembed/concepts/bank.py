@@ -38,7 +38,7 @@ class ConceptBank:
     """Concept names, categories and a ``(K, D)`` float32 matrix in the embedding space ``space``.
 
     Build one with :meth:`from_texts`, :meth:`from_file`, :meth:`from_array` or :meth:`from_geodata`; load a
-    registered or saved one with :func:`geoembed.load_concept_bank`.
+    registered one with :func:`geoembed.create_concept_bank`, a saved one with :meth:`ConceptBank.load`.
 
     Attributes:
         names: the concepts, unique and non-empty.

@@ -6,7 +6,7 @@
 >>> emb.to_parquet("embeddings/")                                      # doctest: +SKIP
 
 Each partition is encoded by :func:`encode_partition` inside the worker. Encoders built by name are cached per
-process (:func:`geoembed.get_location_encoder`), so every worker process loads the model once and reuses it for all
+process (:func:`geoembed.location_encoders.encode.get_location_encoder`), so every worker process loads the model once and reuses it for all
 its partitions. dask-geopandas GeoDataFrames work too (their point geometries are read, in any CRS).
 Install with ``pip install pygeoembed[dask]``.
 """
