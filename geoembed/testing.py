@@ -295,6 +295,25 @@ def check_gallery(gallery: Any, **factory_kwargs: Any) -> list[str]:
     return passed
 
 
+def check_concept_projection(projection: Any, **factory_kwargs: Any) -> list[str]:
+    """Check a concept projection plugin: named spaces, and finite, deterministic ``(N, embedding_dim)`` outputs."""
+    from geoembed.concepts.projection import apply_projection, check_projection
+    from geoembed.registry import create_concept_projection
+
+    passed: list[str] = []
+    check = _checker(passed)
+    model = create_concept_projection(projection, **factory_kwargs) if isinstance(projection, str) else projection
+    check_projection(model)  # raises a TypeError naming what is missing
+    passed.append("contract")
+    check("input_dim", isinstance(getattr(model, "input_dim", None), int) and model.input_dim > 0,
+          "input_dim must say how wide the location embeddings it takes are (a positive int).")
+    x = np.random.default_rng(0).normal(size=(4, model.input_dim)).astype(np.float32)
+    out = apply_projection(model, x)  # checks shape and finiteness, raising PluginOutputError
+    passed.append("output")
+    check("deterministic", np.array_equal(out, apply_projection(model, x)), "the same input must project the same.")
+    return passed
+
+
 _CHECKS = {
     "location encoder": check_location_encoder,
     "image backbone": check_image_backbone,
@@ -302,6 +321,7 @@ _CHECKS = {
     "concept bank": check_concept_bank,
     "task": check_task,
     "gallery": check_gallery,
+    "concept projection": check_concept_projection,
 }
 
 

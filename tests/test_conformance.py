@@ -46,7 +46,8 @@ def _minilm_folder() -> str:
 
 def _cases():
     kinds = {r.kind: r for r in registry.REGISTRIES.values()}
-    for kind in ("location encoder", "image backbone", "text encoder", "concept bank", "task", "gallery"):
+    for kind in ("location encoder", "image backbone", "text encoder", "concept bank", "task", "gallery",
+                 "concept projection"):
         for name in kinds[kind].names():
             marks = []
             if (kind, name) in KNOWN_DEPARTURES:

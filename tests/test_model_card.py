@@ -106,7 +106,7 @@ def test_list_location_encoders_filters_by_pretrained(clean_runtime):  # noqa: F
     assert {"geoclip", "geoclip-bf16", "carded"} <= set(pretrained)
     assert {"latlon", "xyz", "rff", "sphere_harmonics", "geoclip-random", "uncarded"} <= set(untrained)
     assert not set(pretrained) & set(untrained)
-    assert geoembed.list_location_encoders("geo*", pretrained=True) == ["geoclip", "geoclip-bf16"]
+    assert geoembed.list_location_encoders("geo*", pretrained=True) == ["geoclip", "geoclip-bf16", "geoclip-concept"]
 
 
 def test_pretrained_filter_skips_a_broken_plugin_with_a_warning(plugin_dir):  # noqa: F811
@@ -177,7 +177,7 @@ def test_benchmark_expands_encoder_wildcards():
     from geoembed.errors import UnknownPluginError
 
     config = resolve_config(tasks=["elevation"], encoders=["geoclip*", "xyz", "geoclip"], quick=True)
-    assert config.encoders == ["geoclip", "geoclip-bf16", "geoclip-random", "xyz"]
+    assert config.encoders == ["geoclip", "geoclip-bf16", "geoclip-concept", "geoclip-random", "xyz"]
     with pytest.raises(UnknownPluginError, match="nope"):
         resolve_config(tasks=["elevation"], encoders=["nope*"])
 

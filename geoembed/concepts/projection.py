@@ -39,12 +39,14 @@ _BUILT_LOCK = threading.Lock()
 class ConceptProjection:
     """Base class of concept projections (see the module docstring for the contract).
 
-    Subclasses set ``source_space``, ``target_space``, ``embedding_dim`` and ``weights_id`` (a checksum or tag of
-    their weights) and implement :meth:`_project`; :meth:`project` checks inputs and outputs around it.
+    Subclasses set ``source_space``, ``target_space``, ``input_dim`` (the width of the location embeddings they take),
+    ``embedding_dim`` and ``weights_id`` (a checksum or tag of their weights) and implement :meth:`_project`;
+    :meth:`project` checks inputs and outputs around it.
     """
 
     source_space: str = ""
     target_space: str = ""
+    input_dim: int = 0
     embedding_dim: int = 0
     weights_id: str = ""
 

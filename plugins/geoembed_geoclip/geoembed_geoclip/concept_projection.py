@@ -144,6 +144,7 @@ class GeoCLIPMiniLMProjection:
         self.target_space = MINILM_SPACE
         self.embedding_dim = int(self.alignment.concept_embeddings.shape[1])
         self.location_dim = int(self.alignment.location_projection.in_features)
+        self.input_dim = self.location_dim  # the concept projection contract's name for it
         self.training_sources = tuple(meta.get("training_sources", ()))
 
     @property

@@ -28,7 +28,8 @@ TINY_CLIP = dict(
 
 def test_every_declared_entry_point_loads_and_keeps_its_contract(declared):
     assert set(declared) == {"geoembed.location_encoders", "geoembed.image_backbones", "geoembed.text_encoders",
-                             "geoembed.concept_banks", "geoembed.commands", "geoembed.galleries"}
+                             "geoembed.concept_banks", "geoembed.commands", "geoembed.galleries",
+                             "geoembed.concept_projections"}
     for group, names in declared.items():
         reg = registry.REGISTRIES[group]
         for name, target in names.items():
