@@ -13,29 +13,13 @@ import pytest
 
 from geoembed.downstream import interpolation, protocol, report
 from geoembed.downstream.benchmark import resolve_config, run_benchmark
-from geoembed.downstream.tasks import Task, create_task, register_task
-from geoembed.registry import tasks as task_registry
+from geoembed.downstream.tasks import create_task
 
 
 def _points(n: int, seed: int = 0, lat=(-60, 70), lon=(-180, 180)) -> gpd.GeoDataFrame:
     rng = np.random.default_rng(seed)
     la, lo = rng.uniform(*lat, n), rng.uniform(*lon, n)
     return gpd.GeoDataFrame({"lat_": la, "lon_": lo}, geometry=gpd.points_from_xy(lo, la), crs="EPSG:4326")
-
-
-@pytest.fixture
-def registered():
-    names: list[str] = []
-
-    def register(name, data=None, target=None, kind=None, *, overwrite=False, **fields):
-        names.append(name)
-        task = data if isinstance(data, Task) else Task(name=name, data=data, target=target, kind=kind, **fields)
-        return register_task(name, task, overwrite=overwrite)
-
-    yield register
-    for name in names:
-        if name in task_registry._runtime:
-            task_registry.unregister(name)
 
 
 def _haversine_km(a: np.ndarray, b: np.ndarray) -> np.ndarray:

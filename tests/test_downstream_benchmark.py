@@ -17,7 +17,6 @@ from geoembed.downstream import protocol
 from geoembed.downstream.benchmark import run_benchmark
 from geoembed.downstream.tasks import Task, create_task, list_tasks, register_task, shipped_manifest
 from geoembed.errors import DataFileError, InvalidGeometryError
-from geoembed.registry import tasks as task_registry
 
 SHIPPED = ["air_temperature", "ariolimax_presence", "city_population", "climate_zone", "country", "elevation",
            "gdp_per_capita", "georgia_bachelors", "income_group", "land_cover", "precipitation",
@@ -28,22 +27,6 @@ def _points(n: int, seed: int = 0, lat=(-60, 70), lon=(-180, 180)) -> gpd.GeoDat
     rng = np.random.default_rng(seed)
     la, lo = rng.uniform(*lat, n), rng.uniform(*lon, n)
     return gpd.GeoDataFrame({"lat_": la}, geometry=gpd.points_from_xy(lo, la), crs="EPSG:4326")
-
-
-@pytest.fixture
-def registered():
-    """Register tasks under throwaway names and remove them afterwards."""
-    names: list[str] = []
-
-    def register(name, data=None, target=None, kind=None, *, overwrite=False, **fields):
-        names.append(name)
-        task = data if isinstance(data, Task) else Task(name=name, data=data, target=target, kind=kind, **fields)
-        return register_task(name, task, overwrite=overwrite)
-
-    yield register
-    for name in names:
-        if name in task_registry._runtime:
-            task_registry.unregister(name)
 
 
 # -- shipped tasks -------------------------------------------------------------------------------------------------
