@@ -5,6 +5,9 @@ maps, zero-shot AUC of held-out words, and the same for ablations. Writes JSON, 
         --run full=runs/concept-geography --run no-bottleneck=runs/no-bottleneck \
         --run no-divergence=runs/no-divergence --run generic-bank=runs/generic \
         --out benchmarks/results/concept_model
+    # shipped weights without their run folder (a folder with <bank>.safetensors and <bank>.json):
+    python plugins/geoembed_geoclip/scripts/validate_concept_model.py --data /work/wt/data/place_descriptions_v1 \
+        --weights shipped=plugins/geoembed_geoclip/geoembed_geoclip/data/concept_minilm --out DIR
 
 Held-out places: rows whose ``split`` is ``val`` or ``test`` (whole spatial blocks never used in training).
 """
@@ -20,8 +23,13 @@ from pathlib import Path
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", default=None, help="place-descriptions folder (default: <geoembed cache>/place_descriptions/v1)")
-    p.add_argument("--run", action="append", required=True, metavar="NAME=RUN_DIR",
+    p.add_argument("--run", action="append", default=[], metavar="NAME=RUN_DIR",
                    help="a trained run folder under a label; the first is the main model (repeat for ablations)")
+    p.add_argument("--weights", action="append", default=[], metavar="NAME=FOLDER",
+                   help="shipped concept weights under a label: a folder with <bank>.safetensors and its record "
+                        "<bank>.json (e.g. plugins/geoembed_geoclip/geoembed_geoclip/data/concept_minilm, or a copy "
+                        "of it); validated before the --run models")
+    p.add_argument("--weights-bank", default="geography", help="bank of the --weights files (default: geography)")
     p.add_argument("--out", default="benchmarks/results/concept_model", help="output folder")
     p.add_argument("--splits", default="val,test", help="held-out splits to evaluate on (default: val,test)")
     p.add_argument("--min-count", type=int, default=10, help="fewest positives/negatives for a concept's AUC")
@@ -29,14 +37,23 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="also drop places whose spatial block is a training block of this other place-descriptions "
                         "build (the one the runs were trained on), to validate on another build")
     args = p.parse_args(argv)
+    if not args.run and not args.weights:
+        p.error("give at least one --run NAME=RUN_DIR or --weights NAME=FOLDER.")
     runs = []
+    for item in args.weights:
+        if "=" not in item:
+            p.error(f"--weights takes NAME=FOLDER, got {item!r}.")
+        name, path = item.split("=", 1)
+        if not (Path(path) / f"{args.weights_bank}.safetensors").is_file():
+            p.error(f"--weights {item}: {path} has no {args.weights_bank}.safetensors (see --weights-bank).")
+        runs.append((name, "weights", path))
     for item in args.run:
         if "=" not in item:
             p.error(f"--run takes NAME=RUN_DIR, got {item!r}.")
         name, path = item.split("=", 1)
         if not (Path(path) / "config.json").is_file():
             p.error(f"--run {item}: {path} is not a training run folder (no config.json).")
-        runs.append((name, path))
+        runs.append((name, "run", path))
     args.runs = runs
     return args
 
@@ -77,9 +94,13 @@ def main(argv=None) -> int:
     results = {"data": {"version": manifest.get("version"), "places_sha256": manifest.get("places_sha256"),
                         "held_out_places": int(len(held)), "splits": splits,
                         "excluded_train_blocks_of": args.exclude_train_blocks_of}, "runs": {}}
-    for run_name, run_dir in args.runs:
-        model = load_model(run_dir)
-        run = {"run_dir": str(run_dir), "groups": {}}
+    for run_name, kind, run_dir in args.runs:
+        if kind == "weights":
+            model = shipped_model(run_dir, args.weights_bank)
+            run = {"weights": str(run_dir), "sha256": model.sha256, "groups": {}}
+        else:
+            model = load_model(run_dir)
+            run = {"run_dir": str(run_dir), "groups": {}}
         for group, concepts in groups.items():
             names = list(concepts)
             vectors = encode_texts(encoder, names)
@@ -116,6 +137,18 @@ def main(argv=None) -> int:
     chart(results, out / "validation_auc.png")
     print(f"wrote {out / 'validation.json'}, {out / 'validation.md'}, {out / 'validation_auc.png'}")
     return 0
+
+
+def shipped_model(folder: str, bank: str):
+    """Shipped concept weights (sha256-verified) as the two attributes the scoring reads: ``concepts`` (the
+    concept module) and ``concept_names``."""
+    from types import SimpleNamespace
+
+    from geoembed_geoclip.concept_projection import alignment_from_weights, load_concept_weights
+
+    tensors, meta, record = load_concept_weights(bank, folder)
+    alignment = alignment_from_weights(tensors, meta)
+    return SimpleNamespace(concepts=alignment, concept_names=list(alignment.names), sha256=record.sha256)
 
 
 def markdown(results: dict) -> str:

@@ -234,3 +234,33 @@ def test_rules_parse_manifest_forms():
     from geoembed.concepts.bank import load_concept_bank
 
     assert set(RULES) <= set(load_concept_bank("geography").names)  # every rule names a bank concept
+
+
+def _validate_script():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "validate_concept_model.py"
+    spec = importlib.util.spec_from_file_location("validate_concept_model", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_validate_script_scores_shipped_weights_like_the_projection(tmp_path):
+    """--weights validates shipped weights: the model it builds scores places exactly as geoclip-minilm projects
+    them; missing models or files are refused by flag name."""
+    from geoembed_geoclip.concept_projection import DATA_DIR, GeoCLIPMiniLMProjection
+
+    script = _validate_script()
+    with pytest.raises(SystemExit):
+        script.parse_args([])
+    with pytest.raises(SystemExit):
+        script.parse_args(["--weights", f"x={tmp_path}"])
+    args = script.parse_args(["--weights", f"shipped={DATA_DIR}"])
+    assert args.runs == [("shipped", "weights", str(DATA_DIR))]
+    model = script.shipped_model(str(DATA_DIR), "geography")
+    z = np.random.default_rng(0).normal(size=(5, 512)).astype(np.float32)
+    with torch.no_grad():
+        vectors = model.concepts.location_text_vectors(torch.from_numpy(z)).numpy()
+    np.testing.assert_array_equal(vectors, GeoCLIPMiniLMProjection().project(z))
+    assert model.concept_names[0] == "tropical rainforest climate"
