@@ -1,7 +1,7 @@
 """Measure the explanation examples of docs/concepts.md with the shipped ``geoclip-minilm`` weights.
 
     PYTHONPATH=$PWD:$PWD/plugins/geoembed_geoclip python benchmarks/concept_explain_examples.py \
-        --data /work/wt/data/place_descriptions_small --out benchmarks/results/concept_model/explain_examples.json
+        --data DATA/place_descriptions_small --out benchmarks/results/concept_model/explain_examples.json
 
 Measures, with the ``geography`` bank through the installed projection:
 

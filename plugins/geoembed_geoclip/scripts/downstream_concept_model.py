@@ -2,7 +2,7 @@
 concatenated, spatial cross-validation, EXCLUDING every task built from a source that fed the place descriptions.
 
     python plugins/geoembed_geoclip/scripts/downstream_concept_model.py \
-        --data /work/wt/data/place_descriptions_small --out benchmarks/results/concept_model/downstream
+        --data DATA/place_descriptions_small --out benchmarks/results/concept_model/downstream
 
 The exclusion compares source ids: a task's ``sources`` (manifest field) or, where the manifest has none yet, ids
 read from its provenance text (:data:`PROVENANCE_IDS`); Koppen-Geiger maps count as one family. The encoders

@@ -1,7 +1,7 @@
 """Train the concept-aware GeoCLIP alignment on place descriptions (one seeded, reproducible command).
 
     python plugins/geoembed_geoclip/scripts/train_concept_descriptions.py \
-        --data /work/wt/data/place_descriptions_v1 --out runs/concept-geography --ship
+        --data DATA/place_descriptions_v1 --out runs/concept-geography --ship
     # ablations (same data, same seed)
     ... --out runs/no-bottleneck --no-concepts
     ... --out runs/no-divergence --divergence-weight 0

@@ -1,12 +1,12 @@
 """Validate description-trained concept models on held-out spatial blocks: per-concept ROC AUC against ground-truth
 maps, zero-shot AUC of held-out words, and the same for ablations. Writes JSON, a Markdown table and a chart.
 
-    python plugins/geoembed_geoclip/scripts/validate_concept_model.py --data /work/wt/data/place_descriptions_v1 \
+    python plugins/geoembed_geoclip/scripts/validate_concept_model.py --data DATA/place_descriptions_v1 \
         --run full=runs/concept-geography --run no-bottleneck=runs/no-bottleneck \
         --run no-divergence=runs/no-divergence --run generic-bank=runs/generic \
         --out benchmarks/results/concept_model
     # shipped weights without their run folder (a folder with <bank>.safetensors and <bank>.json):
-    python plugins/geoembed_geoclip/scripts/validate_concept_model.py --data /work/wt/data/place_descriptions_v1 \
+    python plugins/geoembed_geoclip/scripts/validate_concept_model.py --data DATA/place_descriptions_v1 \
         --weights shipped=plugins/geoembed_geoclip/geoembed_geoclip/data/concept_minilm --out DIR
 
 Held-out places: rows whose ``split`` is ``val`` or ``test`` (whole spatial blocks never used in training).
