@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -72,32 +73,82 @@ def load_place_descriptions(folder: str | os.PathLike | None = None) -> tuple[An
     return places, manifest
 
 
-def description_embeddings(texts: Sequence[str], *, encoder: Any = "minilm", progress: bool = True,
-                           cache: bool = True) -> np.ndarray:
+#: Precisions of :func:`description_embeddings`. ``bfloat16`` runs MiniLM under CPU bfloat16 autocast: measured 2.6x
+#: the float32 speed on a 2-core AVX512-BF16 CPU (186 vs 70 descriptions/s) with every vector within cosine 0.99996 of
+#: float32's (1,024 descriptions); on CPUs without native bfloat16 it is slower than float32, so pass "float32" there.
+TEXT_PRECISIONS = ("float32", "bfloat16")
+#: How a description becomes one vector: ``whole`` embeds the description as one text; ``sentences`` embeds each of
+#: its sentences (place, climate, land) and averages the unit vectors. A short concept text is far closer to the one
+#: sentence that states it than to a 90-token description that mixes every aspect: scored against the descriptions of
+#: 5,000 held-out places, the 42 ground-truth concepts reach a mean ROC AUC of 0.835 with sentence means and 0.763
+#: with whole descriptions (``docs/concept-aware.md``).
+POOLINGS = ("sentences", "whole")
+_SENTENCE_BREAK = re.compile(r"(?<=\.)\s+(?=[^\W\d_])")  # ". " before a letter (not "2.5", not "1,060 mm.")
+
+
+def split_sentences(description: str) -> list[str]:
+    """The sentences of a place description (at ". " followed by a letter); the whole text if it has one."""
+    pieces = [piece.strip() for piece in _SENTENCE_BREAK.split(str(description))]
+    return [piece for piece in pieces if piece] or [str(description)]
+
+
+def description_embeddings(texts: Sequence[str], *, encoder: Any = "minilm", pooling: str = "whole",
+                           precision: str = "float32", progress: bool = True, cache: bool = True) -> np.ndarray:
     """``(N, 384)`` float32 unit MiniLM embeddings of ``texts``, computed in chunks and cached on disk.
 
-    The cache key covers the encoder's identity (its weights' sha256) and every text, so a changed description or
-    encoder misses the cache; entries are checksummed (:mod:`geoembed.cache`).
+    ``pooling="sentences"`` averages the unit embeddings of each text's sentences (:data:`POOLINGS`);
+    ``precision="bfloat16"`` computes under CPU bfloat16 autocast (:data:`TEXT_PRECISIONS`). Texts are encoded
+    shortest first (batches of similar length pad less). The cache key covers the encoder's identity (its weights'
+    sha256), the pooling, the precision and every text, so a change to any of them misses the cache; entries are
+    checksummed (:mod:`geoembed.cache`).
     """
-    from geoembed.concepts.text_encoders import get_text_encoder
-    from geoembed.progress import progress_bar
-
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}.")
+    if precision not in TEXT_PRECISIONS:
+        raise ValueError(f"precision must be one of {TEXT_PRECISIONS}, got {precision!r}.")
     texts = [str(t) for t in texts]
     if not texts:
         raise ValueError("texts is empty; give at least one description.")
+    if pooling == "whole":
+        return _embed_texts(texts, encoder, precision, progress=progress, cache=cache)
+    sentences = [split_sentences(text) for text in texts]
+    owners = np.repeat(np.arange(len(texts)), [len(parts) for parts in sentences])
+    vectors = _embed_texts([part for parts in sentences for part in parts], encoder, precision, progress=progress,
+                           cache=cache)
+    pooled = np.zeros((len(texts), vectors.shape[1]), dtype=np.float64)
+    np.add.at(pooled, owners, vectors)
+    pooled /= np.linalg.norm(pooled, axis=1, keepdims=True)
+    return pooled.astype(np.float32)
+
+
+def _embed_texts(texts: list[str], encoder: Any, precision: str, *, progress: bool, cache: bool) -> np.ndarray:
+    """Unit MiniLM vectors of ``texts`` (one per text), through the disk cache."""
+    import contextlib
+
+    import torch
+
+    from geoembed.concepts.text_encoders import get_text_encoder
+    from geoembed.progress import progress_bar
+
     model = get_text_encoder(encoder)
-    key = cache_key("place-description-embeddings", model.identity, json.dumps(texts, ensure_ascii=False))
+    identity = model.identity if precision == "float32" else f"{model.identity}|{precision}"
+    key = cache_key("place-description-embeddings", identity, json.dumps(texts, ensure_ascii=False))
     shape = (len(texts), int(model.embedding_dim))
     if cache:
         found = _DESCRIPTION_CACHE.load(key, shape=shape, dtype=np.float32)
         if found is not None:
             return found
+    order = np.argsort([len(t) for t in texts], kind="stable")
     result = np.empty(shape, dtype=np.float32)
-    for start in progress_bar(range(0, len(texts), _CHUNK), desc="description embeddings", unit="chunk",
-                              enabled=progress):
-        result[start : start + _CHUNK] = model.encode(texts[start : start + _CHUNK], batch_size=128)
+    autocast = (torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bfloat16"
+                else contextlib.nullcontext())
+    with autocast:
+        for start in progress_bar(range(0, len(texts), _CHUNK), desc="description embeddings", unit="chunk",
+                                  enabled=progress):
+            rows = order[start : start + _CHUNK]
+            result[rows] = model.encode([texts[i] for i in rows], batch_size=64)
     if cache:
-        _DESCRIPTION_CACHE.save(key, result, info={"encoder": model.identity[:500], "texts": len(texts)})
+        _DESCRIPTION_CACHE.save(key, result, info={"encoder": identity[:500], "texts": len(texts)})
     return result
 
 

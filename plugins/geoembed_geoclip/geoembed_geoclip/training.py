@@ -283,7 +283,7 @@ class _Trainer:
         steps = [order[s : s + batch] for s in range(0, n, batch)]
         if len(steps) > 1 and len(steps[-1]) < 2:  # a batch of one has no in-batch negative
             steps = steps[:-1]
-        totals = {"loss": 0.0, "contrastive": 0.0, "divergence": 0.0}
+        totals = {"loss": 0.0, "contrastive": 0.0, "divergence": 0.0, "alignment": 0.0}
         bar = progress_bar(steps, desc=f"epoch {epoch + 1}/{self.config.epochs}", unit="step", enabled=self.progress)
         for index in bar:
             losses = self.step(index)
@@ -332,14 +332,18 @@ class _Trainer:
         if model.concepts is not None and config.divergence_weight > 0:
             divergence = concept_divergence(image.reshape(b * v, -1), batch_location.reshape(b * v, -1),
                                             config.divergence, config.bandwidth)
-        loss = contrastive + config.divergence_weight * divergence
+        alignment = torch.zeros((), device=self.device)
+        if config.alignment_weight > 0:  # each pair's own cosine in the retrieval space, pulled towards 1
+            alignment = 1 - (image * batch_location).sum(dim=-1).mean()
+        loss = contrastive + config.divergence_weight * divergence + config.alignment_weight * alignment
         if not torch.isfinite(loss):
             raise FloatingPointError(f"The training loss became {float(loss)}; lower the learning rate.")
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
         self.queue.push(coords, None if self.cache is None else self.cache.features[index])
-        return {"loss": loss.item(), "contrastive": contrastive.item(), "divergence": divergence.item()}
+        return {"loss": loss.item(), "contrastive": contrastive.item(), "divergence": divergence.item(),
+                "alignment": alignment.item()}
 
 
 def _validate(model, validation, train_latlon: np.ndarray, cache: _LocationCache | None) -> dict[str, float]:

@@ -62,6 +62,7 @@ class TrainConfig:
     divergence: str = "cs"
     divergence_weight: float = 0.1
     bandwidth: float | None = None
+    alignment_weight: float = 0.0
     epochs: int = 10
     batch_size: int = 512
     lr: float = 3e-5
@@ -83,6 +84,7 @@ class TrainConfig:
              f"train_location must be one of {TRAIN_LOCATION}, got {self.train_location!r}"),
             (self.divergence in DIVERGENCES, f"divergence must be one of {DIVERGENCES}, got {self.divergence!r}"),
             (self.divergence_weight >= 0, f"divergence_weight must be >= 0, got {self.divergence_weight}"),
+            (self.alignment_weight >= 0, f"alignment_weight must be >= 0, got {self.alignment_weight}"),
             (self.bandwidth is None or self.bandwidth > 0, f"bandwidth must be positive or None, got {self.bandwidth}"),
             (_positive_int(self.epochs), f"epochs must be a positive integer, got {self.epochs!r}"),
             (_positive_int(self.batch_size) and self.batch_size >= 2,

@@ -29,13 +29,15 @@ import numpy as np
 
 from geoembed_geoclip.training_config import TrainConfig
 
-#: Options of the description training (documented in docs/concept-aware.md). The projections start from scratch
-#: (identity / random), hence a larger learning rate than GeoCLIP's fine-tuning 3e-5; a queue of 1024 and 4 epochs
-#: keep one run within minutes on a shared 2-core machine.
+#: Options of the description training (documented in docs/concept-aware.md): those of the shipped weights. The
+#: projections start from scratch (identity / random), hence a larger learning rate than GeoCLIP's fine-tuning 3e-5;
+#: a queue of 1024 and 4 epochs keep one run within minutes on a 2-core machine. ``alignment_weight`` is a term of
+#: our own added to the paper's two losses (0 here: the paper's losses; 5 in the full-build recipe measured in
+#: docs/concept-aware.md).
 DESCRIPTION_DEFAULTS: dict[str, Any] = dict(
     train_location="none", gps_noise_m=0.0, queue_noise_m=0.0, lr=2e-3, weight_decay=1e-6, lr_gamma=0.87,
-    batch_size=512, queue_size=1024, epochs=4, divergence="cs", divergence_weight=0.1, temperature=0.07,
-    center_concepts=True, device="cpu", amp=False,
+    batch_size=512, queue_size=1024, epochs=4, divergence="cs", divergence_weight=0.1, alignment_weight=0.0,
+    temperature=0.07, center_concepts=True, device="cpu", amp=False,
 )
 
 
@@ -48,6 +50,8 @@ class DescriptionData:
     descriptions: np.ndarray  # (N, 384) MiniLM
     locations: np.ndarray  # (N, 512) GeoCLIP
     manifest: dict[str, Any]
+    pooling: str = "whole"
+    text_precision: str = "float32"
 
 
 def source_ids(manifest: dict[str, Any]) -> tuple[str, ...]:
@@ -61,8 +65,12 @@ def source_ids(manifest: dict[str, Any]) -> tuple[str, ...]:
 
 
 def prepare_data(folder: str | os.PathLike | None, *, max_rows: int | None = None, seed: int = 0,
+                 pooling: str = "whole", text_precision: str = "float32",
                  progress: bool = True) -> DescriptionData:
-    """Training pairs of a place-descriptions folder (``train`` split; cached embeddings on both sides)."""
+    """Training pairs of a place-descriptions folder (``train`` split; cached embeddings on both sides).
+
+    ``pooling`` and ``text_precision`` say how the description side is embedded (see
+    :func:`geoembed_geoclip.description_pairs.description_embeddings`)."""
     from geoembed_geoclip.description_pairs import (
         description_embeddings,
         load_place_descriptions,
@@ -74,9 +82,10 @@ def prepare_data(folder: str | os.PathLike | None, *, max_rows: int | None = Non
     rows = training_rows(places, max_rows=max_rows, seed=seed)
     subset = places.iloc[rows]
     latlon = subset[["lat", "lon"]].to_numpy(np.float64)
-    descriptions = description_embeddings(subset["description"].tolist(), progress=progress)
+    descriptions = description_embeddings(subset["description"].tolist(), pooling=pooling, precision=text_precision,
+                                          progress=progress)
     locations = location_embeddings(latlon, progress=progress)
-    return DescriptionData(rows, latlon, descriptions, locations, manifest)
+    return DescriptionData(rows, latlon, descriptions, locations, manifest, pooling, text_precision)
 
 
 def description_config(bank: str | None = "geography", **overrides: Any) -> TrainConfig:
@@ -98,7 +107,8 @@ def train_on_descriptions(data: DescriptionData, run_dir: str | os.PathLike, con
                            progress=progress)
     info = {"data_version": data.manifest.get("version"), "places_sha256": data.manifest.get("places_sha256"),
             "train_rows": int(len(data.rows)), "training_sources": list(source_ids(data.manifest)),
-            "heldout_words": data.manifest.get("heldout_words")}
+            "heldout_words": data.manifest.get("heldout_words"), "description_pooling": data.pooling,
+            "description_precision": data.text_precision}
     from geoembed.atomic import atomic_write
 
     with atomic_write(Path(run_dir) / "data.json") as tmp:

@@ -114,6 +114,7 @@ def main(argv=None) -> int:
     summary.to_csv(out / "summary.csv", index=False)
     primary = summary[summary["metric"] == summary["kind"].map(PRIMARY_METRIC)]
     table = primary.pivot_table(index=["task", "metric", "probe"], columns="encoder", values="mean", sort=False)
+    table = table.dropna(how="all")  # the interpolation baselines' rows: no encoder, nothing to compare here
     spread = primary.pivot_table(index=["task", "metric", "probe"], columns="encoder", values="std", sort=False)
     encoders = ["geoclip", "geoclip-concept", "geoclip-and-concept"]
     lines = ["| task | metric | probe | " + " | ".join(encoders) + " |", "|---|---|---|" + "---|" * len(encoders)]

@@ -6,6 +6,9 @@
     ... --out runs/no-bottleneck --no-concepts
     ... --out runs/no-divergence --divergence-weight 0
     ... --out runs/generic --bank generic
+    # the full-build recipe (sentence means, bfloat16 MiniLM, pairwise alignment term)
+    ... --data DATA/place_descriptions_v1 --out runs/full-build --pooling sentences --text-precision bfloat16 \
+        --alignment-weight 5
 
 Description embeddings (MiniLM) and GeoCLIP location embeddings are computed once and cached (geoembed's disk
 cache), so ablations reuse them. ``--ship`` exports the trained concept module into the plugin package
@@ -29,12 +32,19 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--bank", default="geography", help="MiniLM concept bank (geography, generic or a saved bank)")
     p.add_argument("--no-concepts", action="store_true", help="ablation: no concept bottleneck (plain GeoCLIP head)")
     p.add_argument("--divergence-weight", type=float, default=D["divergence_weight"])
+    p.add_argument("--alignment-weight", type=float, default=D["alignment_weight"],
+                   help="weight of the pairwise activation-alignment term (0: the paper's two losses only)")
     p.add_argument("--epochs", type=int, default=D["epochs"])
     p.add_argument("--batch-size", type=int, default=D["batch_size"])
     p.add_argument("--lr", type=float, default=D["lr"])
     p.add_argument("--queue-size", type=int, default=D["queue_size"])
     p.add_argument("--max-train", type=int, default=None,
                    help="train on a seeded random subset of this many training places (default: all)")
+    p.add_argument("--pooling", choices=("whole", "sentences"), default="whole",
+                   help="description side: the whole text's MiniLM vector (default) or the mean of its sentences'")
+    p.add_argument("--text-precision", choices=("float32", "bfloat16"), default="float32",
+                   help="MiniLM precision for the descriptions (bfloat16: 2.6x faster on CPUs with native bfloat16, "
+                        "slower on others)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--ship", action="store_true", help="export the trained concept module into the plugin package")
@@ -57,9 +67,11 @@ def main(argv=None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     started = time.perf_counter()
-    data = prepare_data(args.data, max_rows=args.max_train, seed=args.seed)
+    data = prepare_data(args.data, max_rows=args.max_train, seed=args.seed, pooling=args.pooling,
+                        text_precision=args.text_precision)
     prepared = time.perf_counter() - started
     config = description_config(None if args.no_concepts else args.bank, divergence_weight=args.divergence_weight,
+                                alignment_weight=args.alignment_weight,
                                 epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                 queue_size=args.queue_size, seed=args.seed)
     train_on_descriptions(data, args.out, config)

@@ -9,7 +9,9 @@ maps, zero-shot AUC of held-out words, and the same for ablations. Writes JSON, 
     python plugins/geoembed_geoclip/scripts/validate_concept_model.py --data DATA/place_descriptions_v1 \
         --weights shipped=plugins/geoembed_geoclip/geoembed_geoclip/data/concept_minilm --out DIR
 
-Held-out places: rows whose ``split`` is ``val`` or ``test`` (whole spatial blocks never used in training).
+Held-out places: rows whose ``split`` is ``val`` or ``test`` (whole spatial blocks never used in training); ``--splits``
+picks one. ``--description-ceiling`` adds two reference rows: the same AUCs when each held-out place is scored by its
+own description's MiniLM vector instead of a model's prediction.
 """
 
 from __future__ import annotations
@@ -33,12 +35,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--out", default="benchmarks/results/concept_model", help="output folder")
     p.add_argument("--splits", default="val,test", help="held-out splits to evaluate on (default: val,test)")
     p.add_argument("--min-count", type=int, default=10, help="fewest positives/negatives for a concept's AUC")
+    p.add_argument("--description-ceiling", action="store_true",
+                   help="also score the held-out places by their own descriptions' MiniLM vectors (sentence means "
+                        "and whole texts, bfloat16): what the concept texts can reach when the description is known")
     p.add_argument("--exclude-train-blocks-of", default=None, metavar="FOLDER",
                    help="also drop places whose spatial block is a training block of this other place-descriptions "
                         "build (the one the runs were trained on), to validate on another build")
     args = p.parse_args(argv)
-    if not args.run and not args.weights:
-        p.error("give at least one --run NAME=RUN_DIR or --weights NAME=FOLDER.")
+    if not args.run and not args.weights and not args.description_ceiling:
+        p.error("give at least one --run NAME=RUN_DIR, --weights NAME=FOLDER or --description-ceiling.")
     runs = []
     for item in args.weights:
         if "=" not in item:
@@ -65,7 +70,7 @@ def main(argv=None) -> int:
     from geoembed.atomic import atomic_write
     from geoembed.concepts.text_encoders import encode_texts, get_text_encoder
     from geoembed_geoclip.concept_validation import RULES, auc_table, concept_scores, heldout_rules, mean_auc
-    from geoembed_geoclip.description_pairs import load_place_descriptions, location_embeddings
+    from geoembed_geoclip.description_pairs import description_embeddings, load_place_descriptions, location_embeddings
     from geoembed_geoclip.training_io import load_model
 
     places, manifest = load_place_descriptions(args.data)
@@ -94,8 +99,14 @@ def main(argv=None) -> int:
     results = {"data": {"version": manifest.get("version"), "places_sha256": manifest.get("places_sha256"),
                         "held_out_places": int(len(held)), "splits": splits,
                         "excluded_train_blocks_of": args.exclude_train_blocks_of}, "runs": {}}
-    for run_name, kind, run_dir in args.runs:
-        if kind == "weights":
+    runs = list(args.runs)
+    if args.description_ceiling:
+        runs += [(f"own description ({pooling})", "ceiling", pooling) for pooling in ("sentences", "whole")]
+    for run_name, kind, run_dir in runs:
+        if kind == "ceiling":
+            model = None
+            run = {"description_pooling": run_dir, "groups": {}}
+        elif kind == "weights":
             model = shipped_model(run_dir, args.weights_bank)
             run = {"weights": str(run_dir), "sha256": model.sha256, "groups": {}}
         else:
@@ -104,13 +115,17 @@ def main(argv=None) -> int:
         for group, concepts in groups.items():
             names = list(concepts)
             vectors = encode_texts(encoder, names)
-            scores = concept_scores(model, z, vectors)
+            if model is None:  # the places' own descriptions
+                own = description_embeddings(held["description"].tolist(), pooling=run_dir, precision="bfloat16")
+                scores = own @ (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).T
+            else:
+                scores = concept_scores(model, z, vectors)
             rows = auc_table(scores, {n: concepts[n][1] for n in names}, names, min_count=args.min_count)
             for row in rows:
                 row["rule"] = concepts[row["concept"]][0]
             run["groups"][group] = {"rows": rows, "mean_auc": mean_auc(rows),
                                     "evaluated": sum(r["auc"] is not None for r in rows)}
-        if model.concepts is not None and set(groups["ground truth"]) <= set(model.concept_names):
+        if model is not None and model.concepts is not None and set(groups["ground truth"]) <= set(model.concept_names):
             # the same concepts scored by the trained model's own activations (basis = text + learned offset)
             import torch
 

@@ -77,6 +77,43 @@ def test_pairs_cached_and_checked(tmp_path):
         load_place_descriptions(tmp_path)
 
 
+def test_sentence_pooling_and_precision():
+    """Descriptions pool their sentences' vectors, keep their order when encoded shortest first, and bfloat16 stays
+    within cosine 0.999 of float32."""
+    from geoembed.testing import assert_embeddings_close
+    from geoembed_geoclip.description_pairs import description_embeddings, split_sentences
+
+    text = ("Vegadeo, Spain (Europe), is a village of 4,427 people, 98 km from Oviedo. The land is woodland on hill "
+            "country at about 280 m above sea level, 2.5 km from the coast. It has a warm-summer Mediterranean "
+            "climate, averaging 13 °C.")
+    parts = split_sentences(text)
+    assert parts == ["Vegadeo, Spain (Europe), is a village of 4,427 people, 98 km from Oviedo.",
+                     "The land is woodland on hill country at about 280 m above sea level, 2.5 km from the coast.",
+                     "It has a warm-summer Mediterranean climate, averaging 13 °C."]
+    assert split_sentences("no full stop here") == ["no full stop here"]
+
+    pieces = description_embeddings(parts, pooling="whole", cache=False, progress=False)
+    pooled = description_embeddings([text], pooling="sentences", cache=False, progress=False)
+    expected = pieces.mean(axis=0) / np.linalg.norm(pieces.mean(axis=0))
+    assert_embeddings_close(pooled[0:1], expected[None])
+    whole = description_embeddings([text], pooling="whole", cache=False, progress=False)
+    assert float(whole[0] @ pooled[0]) < 0.99  # a different vector, not the same one renamed
+
+    # encoded shortest first, returned in the caller's order: each row is that text's own vector
+    texts = [text, parts[2], parts[0]]
+    together = description_embeddings(texts, pooling="whole", cache=False, progress=False)
+    one_by_one = np.concatenate([description_embeddings([t], pooling="whole", cache=False, progress=False)
+                                 for t in texts])
+    assert_embeddings_close(together, one_by_one)
+
+    bf16 = description_embeddings(texts, pooling="whole", precision="bfloat16", cache=False, progress=False)
+    assert (bf16 * together).sum(axis=1).min() > 0.999
+    with pytest.raises(ValueError, match="pooling must be one of"):
+        description_embeddings(texts, pooling="max")
+    with pytest.raises(ValueError, match="precision must be one of"):
+        description_embeddings(texts, precision="float16")
+
+
 @pytest.mark.slow
 def test_training_learns_and_ships(trained):
     from geoembed_geoclip.concept_projection import GeoCLIPMiniLMProjection, load_concept_weights
@@ -264,3 +301,18 @@ def test_validate_script_scores_shipped_weights_like_the_projection(tmp_path):
         vectors = model.concepts.location_text_vectors(torch.from_numpy(z)).numpy()
     np.testing.assert_array_equal(vectors, GeoCLIPMiniLMProjection().project(z))
     assert model.concept_names[0] == "tropical rainforest climate"
+
+
+def test_validate_script_description_ceiling(tmp_path):
+    """--description-ceiling scores each held-out place by its own description: on the planted places the climate
+    sentence names the class, so its concept ranks the places of that class first."""
+    script = _validate_script()
+    folder = make_places(tmp_path / "places")
+    out = tmp_path / "out"
+    assert script.main(["--data", str(folder), "--splits", "test", "--description-ceiling", "--out", str(out)]) == 0
+    results = json.loads((out / "validation.json").read_text())
+    assert list(results["runs"]) == ["own description (sentences)", "own description (whole)"]
+    for run in results["runs"].values():
+        aucs = {r["concept"]: r["auc"] for r in run["groups"]["ground truth"]["rows"]}
+        assert aucs["hot desert climate"] > 0.9 and aucs["subarctic climate"] > 0.9
+    assert (out / "validation.md").is_file() and (out / "validation_auc.png").is_file()
