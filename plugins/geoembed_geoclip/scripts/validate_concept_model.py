@@ -41,7 +41,19 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--exclude-train-blocks-of", default=None, metavar="FOLDER",
                    help="also drop places whose spatial block is a training block of this other place-descriptions "
                         "build (the one the runs were trained on), to validate on another build")
+    p.add_argument("--ceiling-encoder", default=None, metavar="FOLDER",
+                   help="with --description-ceiling: a sentence-transformers model folder to embed the descriptions "
+                        "and concept texts with instead of MiniLM (e.g. all-mpnet-base-v2), to see whether another "
+                        "text space would raise the ceiling")
+    p.add_argument("--max-places", type=int, default=None,
+                   help="validate on a seeded random subset of this many held-out places (default: all)")
     args = p.parse_args(argv)
+    if args.ceiling_encoder and not args.description_ceiling:
+        p.error("--ceiling-encoder needs --description-ceiling.")
+    if args.ceiling_encoder and not Path(args.ceiling_encoder).is_dir():
+        p.error(f"--ceiling-encoder {args.ceiling_encoder}: no such folder (give a sentence-transformers model folder).")
+    if args.max_places is not None and args.max_places < 20:
+        p.error(f"--max-places must be >= 20, got {args.max_places}.")
     if not args.run and not args.weights and not args.description_ceiling:
         p.error("give at least one --run NAME=RUN_DIR, --weights NAME=FOLDER or --description-ceiling.")
     runs = []
@@ -81,6 +93,9 @@ def main(argv=None) -> int:
         if other.get("split", {}).get("block_size_deg") != manifest.get("split", {}).get("block_size_deg"):
             raise SystemExit("--exclude-train-blocks-of: the two builds use different spatial blocks.")
         held = held[~held["block"].isin(set(trained_on.loc[trained_on["split"] == "train", "block"]))]
+    if args.max_places is not None and args.max_places < len(held):
+        keep = np.sort(np.random.default_rng(0).choice(len(held), size=args.max_places, replace=False))
+        held = held.iloc[keep]
     held = held.reset_index(drop=True)
     if len(held) == 0:
         raise SystemExit(f"No places in the splits {splits}.")
@@ -98,14 +113,22 @@ def main(argv=None) -> int:
     encoder = get_text_encoder("minilm")
     results = {"data": {"version": manifest.get("version"), "places_sha256": manifest.get("places_sha256"),
                         "held_out_places": int(len(held)), "splits": splits,
-                        "excluded_train_blocks_of": args.exclude_train_blocks_of}, "runs": {}}
+                        "excluded_train_blocks_of": args.exclude_train_blocks_of, "max_places": args.max_places},
+               "runs": {}}
     runs = list(args.runs)
+    ceiling_encoder, ceiling_label = encoder, ""
+    if args.ceiling_encoder:
+        from geoembed.concepts.text_encoders import create_text_encoder
+
+        ceiling_encoder = create_text_encoder("sentence_transformers", model=args.ceiling_encoder)
+        ceiling_label = f", {Path(args.ceiling_encoder).name}"
     if args.description_ceiling:
-        runs += [(f"own description ({pooling})", "ceiling", pooling) for pooling in ("sentences", "whole")]
+        runs += [(f"own description ({pooling}{ceiling_label})", "ceiling", pooling)
+                 for pooling in ("sentences", "whole")]
     for run_name, kind, run_dir in runs:
         if kind == "ceiling":
             model = None
-            run = {"description_pooling": run_dir, "groups": {}}
+            run = {"description_pooling": run_dir, "text_encoder": ceiling_encoder.identity, "groups": {}}
         elif kind == "weights":
             model = shipped_model(run_dir, args.weights_bank)
             run = {"weights": str(run_dir), "sha256": model.sha256, "groups": {}}
@@ -114,11 +137,13 @@ def main(argv=None) -> int:
             run = {"run_dir": str(run_dir), "groups": {}}
         for group, concepts in groups.items():
             names = list(concepts)
-            vectors = encode_texts(encoder, names)
-            if model is None:  # the places' own descriptions
-                own = description_embeddings(held["description"].tolist(), pooling=run_dir, precision="bfloat16")
+            if model is None:  # the places' own descriptions, in the ceiling's text space
+                vectors = encode_texts(ceiling_encoder, names)
+                own = description_embeddings(held["description"].tolist(), encoder=ceiling_encoder, pooling=run_dir,
+                                             precision="bfloat16")
                 scores = own @ (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).T
             else:
+                vectors = encode_texts(encoder, names)
                 scores = concept_scores(model, z, vectors)
             rows = auc_table(scores, {n: concepts[n][1] for n in names}, names, min_count=args.min_count)
             for row in rows:

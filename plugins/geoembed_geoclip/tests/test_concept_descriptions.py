@@ -303,7 +303,7 @@ def test_validate_script_scores_shipped_weights_like_the_projection(tmp_path):
     assert model.concept_names[0] == "tropical rainforest climate"
 
 
-def test_validate_script_description_ceiling(tmp_path):
+def test_validate_script_description_ceiling(tmp_path, capsys):
     """--description-ceiling scores each held-out place by its own description: on the planted places the climate
     sentence names the class, so its concept ranks the places of that class first."""
     script = _validate_script()
@@ -316,3 +316,13 @@ def test_validate_script_description_ceiling(tmp_path):
         aucs = {r["concept"]: r["auc"] for r in run["groups"]["ground truth"]["rows"]}
         assert aucs["hot desert climate"] > 0.9 and aucs["subarctic climate"] > 0.9
     assert (out / "validation.md").is_file() and (out / "validation_auc.png").is_file()
+    # a seeded subset of the held-out places; flags that cannot work are refused by name
+    assert script.main(["--data", str(folder), "--splits", "test", "--description-ceiling", "--max-places", "40",
+                        "--out", str(tmp_path / "subset")]) == 0
+    assert json.loads((tmp_path / "subset" / "validation.json").read_text())["data"]["held_out_places"] == 40
+    for argv, flag in ((["--ceiling-encoder", str(tmp_path)], "--ceiling-encoder needs --description-ceiling"),
+                       (["--description-ceiling", "--ceiling-encoder", str(tmp_path / "no")], "no such folder"),
+                       (["--description-ceiling", "--max-places", "5"], "--max-places must be >= 20")):
+        with pytest.raises(SystemExit):
+            script.parse_args(argv)
+        assert flag in capsys.readouterr().err
