@@ -50,8 +50,8 @@ class DescriptionData:
     descriptions: np.ndarray  # (N, 384) MiniLM
     locations: np.ndarray  # (N, 512) GeoCLIP
     manifest: dict[str, Any]
-    pooling: str = "whole"
-    text_precision: str = "float32"
+    pooling: str  # how the descriptions were embedded (description_pairs.POOLINGS)
+    text_precision: str  # MiniLM precision (description_pairs.TEXT_PRECISIONS)
 
 
 def source_ids(manifest: dict[str, Any]) -> tuple[str, ...]:

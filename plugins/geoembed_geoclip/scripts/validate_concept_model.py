@@ -126,8 +126,10 @@ def main(argv=None) -> int:
         runs += [(f"own description ({pooling}{ceiling_label})", "ceiling", pooling)
                  for pooling in ("sentences", "whole")]
     for run_name, kind, run_dir in runs:
-        if kind == "ceiling":
+        if kind == "ceiling":  # the places' own descriptions, in the ceiling's text space
             model = None
+            own = description_embeddings(held["description"].tolist(), encoder=ceiling_encoder, pooling=run_dir,
+                                         precision="bfloat16")
             run = {"description_pooling": run_dir, "text_encoder": ceiling_encoder.identity, "groups": {}}
         elif kind == "weights":
             model = shipped_model(run_dir, args.weights_bank)
@@ -137,11 +139,8 @@ def main(argv=None) -> int:
             run = {"run_dir": str(run_dir), "groups": {}}
         for group, concepts in groups.items():
             names = list(concepts)
-            if model is None:  # the places' own descriptions, in the ceiling's text space
-                vectors = encode_texts(ceiling_encoder, names)
-                own = description_embeddings(held["description"].tolist(), encoder=ceiling_encoder, pooling=run_dir,
-                                             precision="bfloat16")
-                scores = own @ (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).T
+            if model is None:
+                scores = own @ encode_texts(ceiling_encoder, names).T  # unit vectors on both sides: cosines
             else:
                 vectors = encode_texts(encoder, names)
                 scores = concept_scores(model, z, vectors)
