@@ -21,8 +21,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from geoembed_geoclip.place_descriptions import AXIAL_TILT_DEG as TROPIC_DEG
-from geoembed_geoclip.place_descriptions import POLAR_CIRCLE_DEG
+TROPIC_DEG = 23.44
+POLAR_CIRCLE_DEG = 66.56
 
 _SUBARCTIC = ["Dfc", "Dfd", "Dwc", "Dwd", "Dsc", "Dsd"]
 _CONTINENTAL = ["Dfa", "Dfb", "Dwa", "Dwb", "Dsa", "Dsb"]

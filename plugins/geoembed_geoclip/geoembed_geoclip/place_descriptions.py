@@ -3,8 +3,8 @@
 The pieces of ``scripts/build_place_descriptions.py`` that do not read the sources (so tests can run them on rows
 they make):
 
-- :func:`describe` writes a short description (4 sentences: the place, its climate, its land and its sun; phrasing
-  drawn from several templates by a per-row seed) from a row's ground-truth columns; :func:`check_description` re-parses one and lists every fact that disagrees
+- :func:`describe` writes a short description (2-3 sentences, phrasing drawn from several templates by a per-row
+  seed) from a row's ground-truth columns; :func:`check_description` re-parses one and lists every fact that disagrees
   with the row (numbers with their units, months, climate class, land cover, terrain, coast, names).
 - :data:`HELDOUT_WORDS`: concept words that never appear in any description, each with the ground-truth rule that
   says where it holds (``heldout_truth``); :func:`heldout_hits` finds them (case-insensitive, whole words, with their
@@ -21,12 +21,12 @@ from __future__ import annotations
 import math
 import random
 import re
-from typing import Callable, Iterable, Mapping, NamedTuple
+from typing import Callable, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 
-VERSION = "2"
+VERSION = "1"
 
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
           "November", "December")
@@ -262,55 +262,6 @@ def axis_problems(frame: pd.DataFrame, is_land: Callable[[np.ndarray], np.ndarra
     return problems
 
 
-# --- qualitative words and the sun -------------------------------------------------------------------------------------
-#: Annual precipitation below which a description calls a place "very dry" (the usual limit of arid land) and at or
-#: above which it calls it "very wet".
-VERY_DRY_MM = 250.0
-VERY_WET_MM = 1500.0
-#: Elevation from which a description says "high altitude".
-HIGH_ALTITUDE_M = 2000.0
-#: Distance to the coast up to which a description says "near the coast" (closer than 3 km: "right on the coast").
-NEAR_COAST_KM = 10.0
-#: The tropics and the polar circles (degrees of latitude: Earth's axial tilt and 90 degrees less it).
-AXIAL_TILT_DEG = 23.44
-POLAR_CIRCLE_DEG = 66.56
-
-
-def precipitation_word(precip_annual_mm: float) -> str | None:
-    """``"very dry"`` below :data:`VERY_DRY_MM`, ``"very wet"`` from :data:`VERY_WET_MM`, else None."""
-    if precip_annual_mm < VERY_DRY_MM:
-        return "very dry"
-    if precip_annual_mm >= VERY_WET_MM:
-        return "very wet"
-    return None
-
-
-class Daylight(NamedTuple):
-    shortest_h: int  # hours of the shortest day, rounded
-    longest_h: int  # hours of the longest day, rounded
-    polar_days: int  # days a year the sun does not set (0 outside the polar circles)
-    polar_nights: int  # days a year it does not rise
-    overhead: bool  # between the tropics: the noon sun is overhead twice a year
-
-
-def daylight(lat: float) -> Daylight:
-    """Day lengths at a latitude from the sunrise equation (sun centre at the horizon, no refraction), over 365 days
-    with the solar declination ``-23.44 cos(2 pi (day + 10) / 365)`` degrees: a textbook approximation, good to a
-    few minutes of day length and a day or two of polar day, which is the precision the descriptions state."""
-    lat = float(lat)
-    if not -90.0 <= lat <= 90.0:
-        raise ValueError(f"lat must be in [-90, 90], got {lat}.")
-    days = np.arange(365)
-    declination = np.radians(-AXIAL_TILT_DEG * np.cos(2 * np.pi * (days + 10) / 365))
-    x = -np.tan(np.radians(np.clip(lat, -89.99, 89.99))) * np.tan(declination)
-    hours = 24.0 / np.pi * np.arccos(np.clip(x, -1.0, 1.0))
-    polar = abs(lat) >= POLAR_CIRCLE_DEG
-    return Daylight(shortest_h=int(round(hours.min())), longest_h=int(round(hours.max())),
-                    polar_days=max(1, int((x <= -1).sum())) if polar else 0,
-                    polar_nights=max(1, int((x >= 1).sum())) if polar else 0,
-                    overhead=abs(lat) <= AXIAL_TILT_DEG)
-
-
 # --- descriptions ---------------------------------------------------------------------------------------------------
 def fmt_int(x: float) -> str:
     return f"{int(round(x)):,}"
@@ -420,16 +371,13 @@ def _climate_sentence(row: Mapping, rnd: random.Random) -> str:
     if r < 0.4:
         s += rnd.choice([f" (from {fmt_temp(tc)} in {cm} to {fmt_temp(tw)} in {wm})",
                          f", {fmt_temp(tw)} in {wm} and {fmt_temp(tc)} in {cm}"])
-    if tc < 0:
+    elif r < 0.6 and tc < 0:
         s += rnd.choice([", with winters below freezing", ", and the coldest month is below freezing"])
     s += rnd.choice([
         f", and about {fmt_precip(p)} of precipitation a year",
         f"; about {fmt_precip(p)} of rain and snow fall a year",
         f", with about {fmt_precip(p)} of precipitation a year",
     ])
-    wetness = precipitation_word(p)
-    if wetness:
-        s += rnd.choice([f", so it is {wetness}", f" ({wetness})"])
     r = rnd.random()
     if r < 0.25:
         s += f", most in {wet}"
@@ -443,13 +391,9 @@ def _landscape_sentence(row: Mapping, rnd: random.Random) -> str:
     terrain = rnd.choice(TERRAIN_PHRASES[terrain_class(row["relief_m"])])
     elev = row["elevation_m"]
     height = f"{fmt_elev(abs(elev))} below sea level" if round(elev, -1) < 0 else f"{fmt_elev(elev)} above sea level"
-    if elev >= HIGH_ALTITUDE_M:
-        height = rnd.choice([f"a high altitude of {height}", f"{height}, at high altitude"])
     d = row["coast_distance_km"]
     if d <= 3:
         coast = rnd.choice(["right on the coast", "at the seashore"])
-    elif d <= NEAR_COAST_KM:
-        coast = rnd.choice([f"near the coast, {fmt_km(d)} from the sea", f"close to the sea, {fmt_km(d)} away"])
     elif d <= 1000:
         coast = rnd.choice([f"{fmt_km(d)} from the sea", f"{fmt_km(d)} from the coast"])
     else:
@@ -462,38 +406,11 @@ def _landscape_sentence(row: Mapping, rnd: random.Random) -> str:
     ])
 
 
-def _sun_sentence(row: Mapping, rnd: random.Random) -> str:
-    lat = float(row["lat"])
-    sun = daylight(lat)
-    summer, winter = ("June", "December") if lat >= 0 else ("December", "June")
-    if sun.polar_days > 0:
-        circle = "Arctic Circle" if lat >= 0 else "Antarctic Circle"
-        return rnd.choice([
-            f"Beyond the {circle}, the sun does not set for about {sun.polar_days} days around {summer} (the midnight "
-            f"sun) and does not rise for about {sun.polar_nights} days around {winter} (the polar night).",
-            f"It lies beyond the {circle}: the midnight sun lasts about {sun.polar_days} days around {summer}, and "
-            f"the polar night about {sun.polar_nights} days around {winter}.",
-        ])
-    if sun.overhead:
-        hours = (f"days last about {sun.shortest_h} hours all year" if sun.shortest_h == sun.longest_h
-                 else f"days last {sun.shortest_h} to {sun.longest_h} hours")
-        return rnd.choice([
-            f"Between the tropics, the noon sun stands directly overhead twice a year, and {hours}.",
-            f"It lies between the tropics, where the noon sun passes directly overhead twice a year; {hours}.",
-        ])
-    return rnd.choice([
-        f"Days last from about {sun.shortest_h} hours in {winter} to {sun.longest_h} hours in {summer}.",
-        f"Daylight ranges from about {sun.shortest_h} hours in {winter} to {sun.longest_h} hours in {summer}.",
-    ])
-
-
 def describe(row: Mapping, seed: int) -> str:
-    """A 4-sentence description of one place from its ground-truth columns (phrasing seeded by seed and place_id):
-    the place, then its climate and land (in either order), then its sun."""
+    """A 3-sentence description of one place from its ground-truth columns (phrasing seeded by seed and place_id)."""
     rnd = random.Random(int(seed) * 1_000_003 + int(row["place_id"]))
-    parts = [_place_sentence(row, rnd), _climate_sentence(row, rnd), _landscape_sentence(row, rnd),
-             _sun_sentence(row, rnd)]
-    order = [0, 1, 2, 3] if rnd.random() < 0.6 else [0, 2, 1, 3]
+    parts = [_place_sentence(row, rnd), _climate_sentence(row, rnd), _landscape_sentence(row, rnd)]
+    order = [0, 1, 2] if rnd.random() < 0.6 else [0, 2, 1]
     return " ".join(parts[i] for i in order)
 
 
@@ -538,41 +455,6 @@ def _num(s: str) -> float:
     return float(s.replace(",", ""))
 
 
-_SUMMER_SUN = re.compile(r"(does not set for about \d+ days around|midnight sun lasts about \d+ days around|to \d+ "
-                         r"hours in) (June|December)")
-_WINTER_SUN = re.compile(r"(does not rise for about \d+ days around|polar night about \d+ days around|about \d+ "
-                         r"hours in) (June|December)")
-_SUN_NUMBERS = re.compile(rf"(?:about |from about |from |last )?({_NUMBER})(?: to ({_NUMBER}))? (hours|days)\b")
-
-
-def _sun_problems(row: Mapping, text: str) -> list[str]:
-    """What the sun sentence gets wrong: polar day and night, the tropics, and the hours and days it states."""
-    sun = daylight(row["lat"])
-    problems = []
-    polar = "midnight sun" in text or "polar night" in text
-    if polar != (sun.polar_days > 0):
-        problems.append(f"midnight sun/polar night {'said' if polar else 'not said'} at latitude {row['lat']}")
-    tropics = "between the tropics" in text.lower()
-    if tropics != sun.overhead:
-        problems.append(f"between the tropics {'said' if tropics else 'not said'} at latitude {row['lat']}")
-    stated = {int(_num(n)) for a, b, _ in _SUN_NUMBERS.findall(text) for n in (a, b) if n}
-    allowed = {sun.shortest_h, sun.longest_h, sun.polar_days, sun.polar_nights}
-    if stated - allowed:
-        problems.append(f"day lengths or counts {sorted(stated - allowed)} not among {sorted(allowed)} at latitude "
-                        f"{row['lat']}")
-    summer, winter = ("June", "December") if row["lat"] >= 0 else ("December", "June")
-    for said, month, expected in [*((m.group(1), m.group(2), summer) for m in _SUMMER_SUN.finditer(text)),
-                                  *((m.group(1), m.group(2), winter) for m in _WINTER_SUN.finditer(text))]:
-        if month != expected:
-            problems.append(f"{said} in {month} at latitude {row['lat']} (expected {expected})")
-    return problems
-
-
-def _without_sun_months(text: str) -> str:
-    """``text`` less the solstice months of its sun sentence (checked by :func:`_sun_problems`)."""
-    return _WINTER_SUN.sub(" ", _SUMMER_SUN.sub(" ", text))
-
-
 def check_description(row: Mapping, text: str) -> list[str]:
     """Every fact in ``text`` that its row's ground-truth columns do not support (empty when consistent)."""
     problems = []
@@ -598,19 +480,8 @@ def check_description(row: Mapping, text: str) -> list[str]:
         problems.append(f"said to be on the coast at {d:.1f} km")
     if ("far inland" in text or "deep in the interior" in text) and d <= 1000:
         problems.append(f"said to be far inland at {d:.1f} km")
-    if ("below freezing" in text) != (row["temp_cold_c"] < 0):
-        problems.append(f"below freezing {'said' if 'below freezing' in text else 'not said'} with a coldest month "
-                        f"of {row['temp_cold_c']}")
-    if ("near the coast" in text or "close to the sea" in text) and not 3 < d <= NEAR_COAST_KM:
-        problems.append(f"said to be near the coast at {d:.1f} km")
-    wetness = {w for w in ("very dry", "very wet") if w in text}
-    expected = precipitation_word(row["precip_annual_mm"])
-    if wetness != ({expected} if expected else set()):
-        problems.append(f"{sorted(wetness)} said of {row['precip_annual_mm']} mm a year")
-    if ("high altitude" in text) != (row["elevation_m"] >= HIGH_ALTITUDE_M):
-        problems.append(f"high altitude {'said' if 'high altitude' in text else 'not said'} at {row['elevation_m']} m")
-    problems += _sun_problems(row, text)
-    text = _SUN_NUMBERS.sub(" ", _without_sun_months(text))
+    if "below freezing" in text and not row["temp_cold_c"] < 0:
+        problems.append(f"below freezing said with a coldest month of {row['temp_cold_c']}")
     # months
     months = {MONTHS.index(m) + 1 for m in _MONTH_RE.findall(text)}
     allowed = {int(row[c]) for c in ("warm_month", "cold_month", "wet_month", "dry_month")}

@@ -556,8 +556,8 @@ def run_gates(df: pd.DataFrame, readers: Readers, *, seed: int, n_check: int = 2
           f"rows where each rule holds (>= {need} each): {positives}")
     sentences = np.array([pdx.sentence_count(r, r["description"]) for r in df.to_dict("records")])
     words = df["description"].str.split().str.len()
-    g.add("description_length", bool(((sentences >= 1) & (sentences <= 4)).all()),
-          f"sentences per description {sentences.min()}-{sentences.max()} (1-4 allowed); words {words.min()}-"
+    g.add("description_length", bool(((sentences >= 1) & (sentences <= 3)).all()),
+          f"sentences per description {sentences.min()}-{sentences.max()} (1-3 allowed); words {words.min()}-"
           f"{words.max()}, {words.mean():.1f} on average")
     # splits
     problems = pdx.split_problems(df)

@@ -41,12 +41,6 @@ ROWS = [
     _row(3, lat=62.0, lon=129.7, country="Russia", region="Eastern Europe", koppen_class="Dfd", koppen_group="D",
          land_cover="deciduous needleleaf forest", elevation_m=-20.0, relief_m=1800.0, coast_distance_km=1500.0,
          temp_annual_c=-8.6, temp_warm_c=19.7, temp_cold_c=-38.2, precip_annual_mm=55.0),
-    _row(4, lat=69.65, lon=18.96, country="Norway", region="Northern Europe", koppen_class="Dfc", koppen_group="D",
-         land_cover="mixed forest", elevation_m=2150.0, relief_m=700.0, coast_distance_km=6.0, temp_annual_c=2.9,
-         temp_warm_c=12.0, temp_cold_c=-4.1, precip_annual_mm=1030.0, nearest_place="Tromso", nearest_city="Tromso"),
-    _row(5, lat=-33.87, lon=151.21, country="Australia", region="Australia and New Zealand",
-         continent="Oceania", koppen_class="Cfa", koppen_group="C", temp_warm_c=23.0, temp_cold_c=12.5,
-         warm_month=1, cold_month=7, nearest_place="Sydney", nearest_city="Sydney"),
 ]
 
 
@@ -56,7 +50,7 @@ def test_descriptions_agree_with_their_rows(row):
     assert len(texts) > 10  # phrasing varies with the seed
     for text in texts:
         assert pdx.check_description(row, text) == [], text
-        assert pdx.sentence_count(row, text) == 4, text
+        assert 1 <= pdx.sentence_count(row, text) <= 3, text
         assert row["country"] in text
     assert pdx.describe(row, 3) == pdx.describe(row, 3)  # seeded
 
@@ -72,44 +66,6 @@ def test_the_parser_catches_facts_that_disagree():
     assert any("land cover" in p for p in pdx.check_description(wrong_cover, text))
     planted = text.replace(" °C", " °C and 31 °C", 1)
     assert any("°C not in" in p for p in pdx.check_description(row, planted))
-
-
-def test_daylight_follows_the_sunrise_equation():
-    equator = pdx.daylight(0.0)
-    assert (equator.shortest_h, equator.longest_h, equator.overhead, equator.polar_days) == (12, 12, True, 0)
-    paris = pdx.daylight(48.85)  # about 8 h 10 min to 16 h 10 min without refraction
-    assert (paris.shortest_h, paris.longest_h, paris.overhead) == (8, 16, False)
-    assert pdx.daylight(-48.85)[:4] == paris[:4]  # the seasons swap, the lengths do not
-    tromso = pdx.daylight(69.65)  # the geometric midnight sun lasts about two months at Tromso
-    assert 50 <= tromso.polar_days <= 70 and 45 <= tromso.polar_nights <= 65
-    assert (tromso.shortest_h, tromso.longest_h) == (0, 24)
-    pole = pdx.daylight(90.0)
-    assert pole.polar_days + pole.polar_nights == 365
-    assert pdx.daylight(pdx.POLAR_CIRCLE_DEG - 0.1).polar_days == 0
-    assert pdx.daylight(pdx.POLAR_CIRCLE_DEG).polar_days >= 1
-    with pytest.raises(ValueError, match="lat"):
-        pdx.daylight(91.0)
-
-
-def test_the_parser_catches_wrong_sun_wet_altitude_and_coast_words():
-    tromso, sydney, manaus = ROWS[4], ROWS[5], ROWS[2]
-    for seed in range(10):
-        text = pdx.describe(tromso, seed)
-        assert "midnight sun" in text and "high altitude" in text and "below freezing" in text
-        assert any("midnight sun" in p for p in pdx.check_description(dict(tromso, lat=60.0), text))
-        assert any("high altitude" in p for p in pdx.check_description(dict(tromso, elevation_m=900.0), text))
-        assert any("near the coast" in p for p in pdx.check_description(dict(tromso, coast_distance_km=40.0), text))
-        assert any("below freezing" in p for p in pdx.check_description(dict(tromso, temp_cold_c=1.0), text))
-        text = pdx.describe(manaus, seed)
-        assert "very wet" in text and "between the tropics" in text.lower()
-        assert any("very wet" in p for p in pdx.check_description(dict(manaus, precip_annual_mm=900.0), text))
-        assert any("tropics" in p for p in pdx.check_description(dict(manaus, lat=30.0, lon=-60.0), text))
-        text = pdx.describe(sydney, seed)
-        assert "in December" in text  # the southern summer
-        wrong = dict(sydney, lat=33.87)  # the same day lengths, but the northern summer is June
-        assert any("in December" in p or "in June" in p for p in pdx.check_description(wrong, text))
-    planted = pdx.describe(ROWS[0], 0).replace(" hours in June", " hours in June, and 20 hours in July", 1)
-    assert any("20" in p for p in pdx.check_description(ROWS[0], planted))
 
 
 def test_vocabularies_never_use_a_heldout_word_and_phrases_are_distinct():
