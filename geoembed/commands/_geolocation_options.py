@@ -7,7 +7,7 @@ import difflib
 from pathlib import Path
 from typing import Any
 
-from geoembed.commands._args import device, positive_int
+from geoembed.cli_args import device, positive_int
 from geoembed.errors import DataFileError, GeoembedError, OutputExistsError
 
 TABLE_SUFFIXES = (".csv", ".parquet")

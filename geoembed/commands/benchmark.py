@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from geoembed.commands._args import degrees_in, device, jobs, positive_int, seed
+from geoembed.cli_args import degrees_in, device, jobs, positive_int, seed
 
 
 def _at_least_two(text: str) -> int:
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     import os
     import sys
 
-    from geoembed.commands._args import check_device
+    from geoembed.cli_args import check_device
     from geoembed.downstream.benchmark import DEFAULT_ENCODERS, resolve_config, run_benchmark
     from geoembed.downstream.interpolation import DEFAULT_BASELINES
     from geoembed.downstream.protocol import DEFAULT_BLOCK_SWEEP

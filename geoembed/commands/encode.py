@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from geoembed.commands._args import check_device, device, positive_int
+from geoembed.cli_args import check_device, device, positive_int
 from geoembed.errors import GeoembedError
 from geoembed.location_encoders.encode import DEFAULT_BATCH_SIZE, DEFAULT_ENCODER, DEFAULT_ROWS_PER_CHUNK
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from geoembed.commands._args import positive_float, positive_int
+from geoembed.cli_args import positive_float, positive_int
 from geoembed.errors import GeoembedError
 
 DEFAULT_BANK = "geodata.geoclip"

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from geoembed.commands import _geolocation_options as options
-from geoembed.commands._args import positive_int
+from geoembed.cli_args import positive_int
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:

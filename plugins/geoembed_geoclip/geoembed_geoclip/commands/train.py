@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from geoembed.commands._args import check_device, device, positive_int
+from geoembed.cli_args import check_device, device, positive_int
 from geoembed.errors import GeoembedError
 
 

@@ -1,4 +1,5 @@
-"""Argument types and checks shared by the subcommands (one definition each, one wording of each error)."""
+"""Argument types and checks for `geoembed` subcommands, the core's and plugins' alike (one definition each, one
+wording of each error): `positive_int`, `positive_float`, `jobs`, `seed`, `degrees_in`, `device`, `check_device`."""
 
 from __future__ import annotations
 
