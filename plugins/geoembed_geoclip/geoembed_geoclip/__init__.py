@@ -13,60 +13,46 @@ It registers itself through entry points (see ``pyproject.toml``), exactly as a 
   ``geoembed evaluate``.
 
 The location encoder factories carry a :class:`geoembed.model_card.ModelCard` (``factory.card``).
+
+Importing the package is cheap (no torch): its names load from their modules on first use (PEP 562), so ``geoembed
+--help``, which loads the plugin's command modules, does not pay for the models.
 """
 
-import dataclasses
+from __future__ import annotations
 
-from geoembed.model_card import ModelCard, with_card
+import importlib
+from typing import Any
 
-from geoembed_geoclip.image_encoder import GeoCLIPImageEncoder, geoclip_image_encoder, image_head
-from geoembed_geoclip.location_encoder import (
-    GeoCLIPLocationEncoder,
-    equal_earth_projection,
-    geoclip_bfloat16_location_encoder,
-    geoclip_location_encoder,
-)
-from geoembed_geoclip.weights import GPS_GALLERY_100K, IMAGE_HEAD_MP16, LOCATION_ENCODER_MP16, LOGIT_SCALE_MP16
-
-GEOCLIP_CARD = ModelCard(
-    family="GeoCLIP",
-    embedding_dim=512,
-    input_convention="(lat, lon) degrees, Equal Earth projected and scaled inside the model",
-    training_data="MP-16: 4.72M geotagged Flickr photos (contrastive with CLIP ViT-L/14 image features)",
-    license=LOCATION_ENCODER_MP16.license,
-    citation=LOCATION_ENCODER_MP16.citation,
-    weights=LOCATION_ENCODER_MP16,
-    hyperparameters={"sigmas": (1, 16, 256), "rff_features": 256, "hidden": 1024, "precision": "float32"},
-    description="Sum of three random-Fourier-feature MLP branches; the location tower of GeoCLIP.",
-    homepage="https://github.com/VicenteVivan/geo-clip",
-    training_sources=("mp16",),
-)
-GEOCLIP_RANDOM_CARD = ModelCard(
-    family="GeoCLIP (random weights)",
-    embedding_dim=512,
-    input_convention="(lat, lon) degrees, Equal Earth projected and scaled inside the model",
-    training_data="none (seeded random weights)",
-    license="MIT",
-    citation=LOCATION_ENCODER_MP16.citation,
-    hyperparameters={"sigmas": (1, 16, 256), "seed": 0},
-    description="GeoCLIP's architecture with random weights; the gap to geoclip is what pretraining buys.",
-)
+_HOMES = {
+    "GeoCLIPLocationEncoder": "location_encoder",
+    "equal_earth_projection": "location_encoder",
+    "geoclip_location_encoder": "location_encoder",
+    "geoclip_bfloat16_location_encoder": "location_encoder",
+    "geoclip_random": "location_encoder",
+    "GEOCLIP_CARD": "location_encoder",
+    "GEOCLIP_RANDOM_CARD": "location_encoder",
+    "GeoCLIPImageEncoder": "image_encoder",
+    "geoclip_image_encoder": "image_encoder",
+    "image_head": "image_encoder",
+    "LOCATION_ENCODER_MP16": "weights",
+    "IMAGE_HEAD_MP16": "weights",
+    "LOGIT_SCALE_MP16": "weights",
+    "GPS_GALLERY_100K": "weights",
+}
 
 
-@with_card(GEOCLIP_RANDOM_CARD)
-def geoclip_random(seed: int = 0) -> GeoCLIPLocationEncoder:
-    """Factory of ``"geoclip-random"``: GeoCLIP's architecture with seeded random weights (a baseline)."""
-    return geoclip_location_encoder(pretrained=False, seed=seed)
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'geoembed_geoclip' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"geoembed_geoclip.{home}"), name)
+    globals()[name] = value
+    return value
 
 
-with_card(GEOCLIP_CARD)(geoclip_location_encoder)
-with_card(
-    dataclasses.replace(
-        GEOCLIP_CARD,
-        hyperparameters={**GEOCLIP_CARD.hyperparameters, "precision": "bfloat16"},
-        description="GeoCLIP with bfloat16 MLPs (same weights; cosine similarity to float32 above 0.9999).",
-    )
-)(geoclip_bfloat16_location_encoder)
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_HOMES))
+
 
 __all__ = [
     "GeoCLIPLocationEncoder",

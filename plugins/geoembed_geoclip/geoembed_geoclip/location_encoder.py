@@ -14,6 +14,7 @@ four hidden layers; the released weights have three, and the weights are what we
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -24,10 +25,11 @@ from torch import nn
 
 from geoembed.errors import WeightsError
 from geoembed.location_encoders.contract import LocationEncoder
+from geoembed.model_card import ModelCard, with_card
 from geoembed.testing import ACROSS_BATCH_RTOL
 from geoembed.weights import WeightsRecord, load_state_dict, resolve_weights
 
-from geoembed_geoclip.weights import LOCATION_ENCODER_WEIGHTS
+from geoembed_geoclip.weights import LOCATION_ENCODER_MP16, LOCATION_ENCODER_WEIGHTS
 
 # Equal Earth projection constants (Savric, Patterson & Jenny 2018) and GeoCLIP's scale factor, as in the reference.
 A1, A2, A3, A4 = 1.340264, -0.081106, 0.000893, 0.003796
@@ -301,3 +303,45 @@ def geoclip_bfloat16_location_encoder(**kwargs) -> GeoCLIPLocationEncoder:
     """Factory registered as ``"geoclip-bf16"``: pretrained GeoCLIP with bfloat16 MLPs (faster; opt-in)."""
     kwargs.setdefault("precision", "bfloat16")
     return geoclip_location_encoder(**kwargs)
+
+
+# -- model cards: attached to the factories here, so loading an entry point gives a carded factory -------------------
+GEOCLIP_CARD = ModelCard(
+    family="GeoCLIP",
+    embedding_dim=512,
+    input_convention="(lat, lon) degrees, Equal Earth projected and scaled inside the model",
+    training_data="MP-16: 4.72M geotagged Flickr photos (contrastive with CLIP ViT-L/14 image features)",
+    license=LOCATION_ENCODER_MP16.license,
+    citation=LOCATION_ENCODER_MP16.citation,
+    weights=LOCATION_ENCODER_MP16,
+    hyperparameters={"sigmas": (1, 16, 256), "rff_features": 256, "hidden": 1024, "precision": "float32"},
+    description="Sum of three random-Fourier-feature MLP branches; the location tower of GeoCLIP.",
+    homepage="https://github.com/VicenteVivan/geo-clip",
+    training_sources=("mp16",),
+)
+GEOCLIP_RANDOM_CARD = ModelCard(
+    family="GeoCLIP (random weights)",
+    embedding_dim=512,
+    input_convention="(lat, lon) degrees, Equal Earth projected and scaled inside the model",
+    training_data="none (seeded random weights)",
+    license="MIT",
+    citation=LOCATION_ENCODER_MP16.citation,
+    hyperparameters={"sigmas": (1, 16, 256), "seed": 0},
+    description="GeoCLIP's architecture with random weights; the gap to geoclip is what pretraining buys.",
+)
+
+
+@with_card(GEOCLIP_RANDOM_CARD)
+def geoclip_random(seed: int = 0) -> GeoCLIPLocationEncoder:
+    """Factory of ``"geoclip-random"``: GeoCLIP's architecture with seeded random weights (a baseline)."""
+    return geoclip_location_encoder(pretrained=False, seed=seed)
+
+
+with_card(GEOCLIP_CARD)(geoclip_location_encoder)
+with_card(
+    dataclasses.replace(
+        GEOCLIP_CARD,
+        hyperparameters={**GEOCLIP_CARD.hyperparameters, "precision": "bfloat16"},
+        description="GeoCLIP with bfloat16 MLPs (same weights; cosine similarity to float32 above 0.9999).",
+    )
+)(geoclip_bfloat16_location_encoder)

@@ -108,6 +108,29 @@ def test_geoembed_help_lists_the_plugin_commands(capsys):
     assert "evaluate-photos" in out  # the core's own commands are still there
 
 
+def test_geoembed_help_loads_the_plugin_commands_without_torch():
+    """The package imports its models lazily, so listing the commands stays fast (torch alone takes about a second)."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom geoembed.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "print('geoembed_geoclip.commands.train' in sys.modules, 'torch' in sys.modules, file=sys.stderr)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "train (concept-aware) GeoCLIP" in result.stdout
+    assert result.stderr.split() == ["True", "False"]
+
+
+def test_the_package_names_load_on_first_use_with_their_cards():
+    import geoembed_geoclip
+
+    assert geoembed_geoclip.geoclip_location_encoder.card is geoembed_geoclip.GEOCLIP_CARD
+    assert geoembed_geoclip.geoclip_random.card.family == "GeoCLIP (random weights)"
+    assert geoembed_geoclip.geoclip_bfloat16_location_encoder.card.hyperparameters["precision"] == "bfloat16"
+    assert set(geoembed_geoclip.__all__) <= set(dir(geoembed_geoclip))
+    with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
+        geoembed_geoclip.nonsense  # noqa: B018
+
+
 def test_train_help_keeps_its_flags(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
