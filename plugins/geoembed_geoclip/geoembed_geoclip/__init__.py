@@ -54,19 +54,4 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_HOMES))
 
 
-__all__ = [
-    "GeoCLIPLocationEncoder",
-    "GeoCLIPImageEncoder",
-    "geoclip_image_encoder",
-    "image_head",
-    "equal_earth_projection",
-    "geoclip_location_encoder",
-    "geoclip_bfloat16_location_encoder",
-    "geoclip_random",
-    "LOCATION_ENCODER_MP16",
-    "IMAGE_HEAD_MP16",
-    "LOGIT_SCALE_MP16",
-    "GPS_GALLERY_100K",
-    "GEOCLIP_CARD",
-    "GEOCLIP_RANDOM_CARD",
-]
+__all__ = list(_HOMES)

@@ -125,6 +125,9 @@ def main(argv=None) -> int:
     if args.description_ceiling:
         runs += [(f"own description ({pooling}{ceiling_label})", "ceiling", pooling)
                  for pooling in ("sentences", "whole")]
+    texts = {group: encode_texts(encoder, list(concepts)) for group, concepts in groups.items()}
+    ceiling_texts = texts if ceiling_encoder is encoder else {
+        group: encode_texts(ceiling_encoder, list(concepts)) for group, concepts in groups.items()}
     for run_name, kind, run_dir in runs:
         if kind == "ceiling":  # the places' own descriptions, in the ceiling's text space
             model = None
@@ -140,10 +143,9 @@ def main(argv=None) -> int:
         for group, concepts in groups.items():
             names = list(concepts)
             if model is None:
-                scores = own @ encode_texts(ceiling_encoder, names).T  # unit vectors on both sides: cosines
+                scores = own @ ceiling_texts[group].T  # unit vectors on both sides: cosines
             else:
-                vectors = encode_texts(encoder, names)
-                scores = concept_scores(model, z, vectors)
+                scores = concept_scores(model, z, texts[group])
             rows = auc_table(scores, {n: concepts[n][1] for n in names}, names, min_count=args.min_count)
             for row in rows:
                 row["rule"] = concepts[row["concept"]][0]
@@ -179,15 +181,15 @@ def main(argv=None) -> int:
 
 
 def shipped_model(folder: str, bank: str):
-    """Shipped concept weights (sha256-verified) as the two attributes the scoring reads: ``concepts`` (the
-    concept module) and ``concept_names``."""
+    """Shipped concept weights (sha256-verified, loaded as the ``geoclip-minilm`` projection loads them) as the
+    attributes the scoring reads: ``concepts`` (the concept module) and ``concept_names``."""
     from types import SimpleNamespace
 
-    from geoembed_geoclip.concept_projection import alignment_from_weights, load_concept_weights
+    from geoembed_geoclip.concept_projection import GeoCLIPMiniLMProjection
 
-    tensors, meta, record = load_concept_weights(bank, folder)
-    alignment = alignment_from_weights(tensors, meta)
-    return SimpleNamespace(concepts=alignment, concept_names=list(alignment.names), sha256=record.sha256)
+    projection = GeoCLIPMiniLMProjection(bank, weights_folder=folder)
+    return SimpleNamespace(concepts=projection.alignment, concept_names=projection.concept_names,
+                           sha256=projection.weights.sha256)
 
 
 def markdown(results: dict) -> str:
